@@ -1,0 +1,446 @@
+//! The records that cross the seam (DESIGN §4), and the segment header.
+//!
+//! Timestamps are CLOCK_MONOTONIC nanoseconds ([`crate::clock::monotonic_ns`]), the same clock
+//! in every process, so each hop can be measured by subtraction. u128 quantities (Whirlpool
+//! sqrt price and liquidity) are `_lo`/`_hi` u64 pairs: numpy and numba have no u128.
+//! Fields whose name starts with `_` are padding or reserved bytes.
+
+use crate::record;
+use crate::schema::RecordId;
+use core::sync::atomic::{AtomicU32, AtomicU64};
+
+/// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"PHNTMRB1");
+/// Bumped on any change of the header or of the ring/table protocol.
+pub const ABI_VERSION: u32 = 1;
+/// Bytes before the first slot.
+pub const HEADER_SIZE: usize = 4096;
+
+record! {
+    /// The first 4096 bytes of every segment (DESIGN §3.1). Bytes 0..32 are fixed forever.
+    pub struct SegmentHeader(RecordId::SegmentHeader) {
+        /// [`MAGIC`].
+        pub magic: u64,
+        /// [`ABI_VERSION`] of the creator.
+        pub abi_version: u32,
+        /// [`crate::schema::record_kind`] of the payload.
+        pub record_kind: u32,
+        /// [`crate::schema::Record::LAYOUT_HASH`] of the payload record.
+        pub layout_hash: u64,
+        /// Bytes per slot/entry, a multiple of 64.
+        pub record_size: u32,
+        /// Slots (rings: a power of two) or entries (tables).
+        pub capacity: u32,
+        /// Always [`HEADER_SIZE`]; slots start here.
+        pub header_size: u32,
+        /// Pid of the process that created the segment.
+        pub creator_pid: u32,
+        /// Creator's start time (clock ticks since boot, /proc/PID/stat field 22): with the
+        /// pid, identifies the creator even if the pid is reused.
+        pub creator_start_time: u64,
+        /// Wall-clock creation time (ns since the Unix epoch), for humans.
+        pub created_unix_ns: u64,
+        /// Total bytes of the segment: header + capacity * record_size.
+        pub segment_bytes: u64,
+        /// Pid of the process currently producing into the ring (0: none yet).
+        pub producer_pid: AtomicU32,
+        /// Pid of the process currently consuming (0: none yet).
+        pub consumer_pid: AtomicU32,
+        /// CLOCK_MONOTONIC ns of the creator's latest heartbeat.
+        pub creator_heartbeat_ns: AtomicU64,
+        /// CLOCK_MONOTONIC ns of the producer's latest heartbeat.
+        pub producer_heartbeat_ns: AtomicU64,
+        /// CLOCK_MONOTONIC ns of the consumer's latest heartbeat.
+        pub consumer_heartbeat_ns: AtomicU64,
+        /// Records the producer could not publish because the ring was full.
+        pub overflows: AtomicU64,
+        /// 1 if `mlock` succeeded at creation.
+        pub mlocked: u32,
+        /// Bit 0: created by a test/benchmark (informational).
+        pub flags: u32,
+        /// Instance name, NUL-padded UTF-8.
+        pub instance: [u8; 48],
+        /// Segment role within the instance (`market`, `pools`, ...), NUL-padded.
+        pub role: [u8; 16],
+        /// Reserved, zero.
+        pub _reserved0: [u8; 80],
+        /// Rings: next index the producer writes. Own 128-byte line.
+        pub tail: AtomicU64,
+        /// Padding to the end of the tail line.
+        pub _pad_tail: [u8; 120],
+        /// Rings: next index the consumer reads. Own 128-byte line.
+        pub head: AtomicU64,
+        /// Padding to the end of the head line.
+        pub _pad_head: [u8; 120],
+        /// Rings: futex word, 1 while the consumer sleeps. Own 128-byte line.
+        pub waiter: AtomicU32,
+        /// Padding to the end of the waiter line.
+        pub _pad_waiter: [u8; 124],
+        /// Reserved to the end of the header page, zero.
+        pub _reserved1: [u8; 3456],
+    }
+}
+
+/// Byte offset of `tail` in the header.
+pub const TAIL_OFFSET: usize = core::mem::offset_of!(SegmentHeader, tail);
+/// Byte offset of `head` in the header.
+pub const HEAD_OFFSET: usize = core::mem::offset_of!(SegmentHeader, head);
+/// Byte offset of `waiter` in the header.
+pub const WAITER_OFFSET: usize = core::mem::offset_of!(SegmentHeader, waiter);
+
+const _: () = {
+    assert!(core::mem::size_of::<SegmentHeader>() == HEADER_SIZE);
+    assert!(core::mem::offset_of!(SegmentHeader, record_kind) == 12);
+    assert!(core::mem::offset_of!(SegmentHeader, layout_hash) == 16);
+    assert!(core::mem::offset_of!(SegmentHeader, record_size) == 24);
+    assert!(core::mem::offset_of!(SegmentHeader, capacity) == 28);
+    assert!(TAIL_OFFSET == 256);
+    assert!(HEAD_OFFSET == 384);
+    assert!(WAITER_OFFSET == 512);
+};
+
+/// `MarketUpdate.kind` values.
+pub mod market_kind {
+    /// A pool's state changed; `pool_id` names it, the table entry has the full state.
+    pub const POOL_UPDATE: u8 = 1;
+    /// A new slot began (`slot`).
+    pub const SLOT: u8 = 2;
+    /// Events were lost to overload: re-read the whole `pools` table.
+    pub const RESYNC: u8 = 3;
+    /// A feed connection dropped (`flags` bit 0 clear) or came back (bit 0 set).
+    pub const GAP: u8 = 4;
+    /// The feeder is alive; nothing changed.
+    pub const HEARTBEAT: u8 = 5;
+}
+
+/// `pool_kind` values.
+pub mod pool_kind {
+    /// Raydium AMM v4 (constant product, priced from two vaults less pnl owed).
+    pub const RAYDIUM_AMM_V4: u8 = 1;
+    /// Raydium CPMM (constant product, priced from two vaults less fees owed).
+    pub const RAYDIUM_CPMM: u8 = 2;
+    /// Orca Whirlpool (concentrated liquidity: sqrt price, liquidity, tick).
+    pub const ORCA_WHIRLPOOL: u8 = 3;
+}
+
+record! {
+    /// One event on the `market` ring (feeder → strategy). 64 bytes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MarketUpdate(RecordId::MarketUpdate) {
+        /// Tick seq: this record's ring index.
+        pub seq: u64,
+        /// Slot the data is from (the new slot for `SLOT`).
+        pub slot: u64,
+        /// When the frame carrying it was read off the socket.
+        pub t_recv_ns: u64,
+        /// When the record was published.
+        pub t_pub_ns: u64,
+        /// Pool's token-A reserve (net of what the pool owes), raw units.
+        pub reserve_a: u64,
+        /// Pool's token-B reserve (net), raw units.
+        pub reserve_b: u64,
+        /// Index of the pool in `[[pools]]` (and in the `pools` table).
+        pub pool_id: u32,
+        /// Trade fee in parts per million (the table has the exact fraction).
+        pub fee_ppm: u32,
+        /// One of [`market_kind`].
+        pub kind: u8,
+        /// One of [`pool_kind`].
+        pub pool_kind: u8,
+        /// Feed endpoint whose copy arrived first.
+        pub endpoint_id: u8,
+        /// Kind-specific flags.
+        pub flags: u8,
+        /// Whirlpool current tick (0 for constant-product pools).
+        pub tick_current: i32,
+    }
+}
+
+record! {
+    /// One entry of the `pools` table (feeder writes, strategy reads), guarded by `seqlock`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PoolState(RecordId::PoolState) {
+        /// Seqlock word: odd while the feeder is writing the entry.
+        pub seqlock: u64,
+        /// Slot of the latest update applied. An update from an older slot is refused.
+        pub last_slot: u64,
+        /// Token-A reserve: vault balance less what the pool owes.
+        pub reserve_a: u64,
+        /// Token-B reserve: vault balance less what the pool owes.
+        pub reserve_b: u64,
+        /// Raw token-A vault balance.
+        pub vault_a_amount: u64,
+        /// Raw token-B vault balance.
+        pub vault_b_amount: u64,
+        /// Token A owed by the pool (e.g. Raydium v4 `need_take_pnl_coin`).
+        pub owed_a: u64,
+        /// Token B owed by the pool.
+        pub owed_b: u64,
+        /// Slot of the token-A vault balance.
+        pub slot_a: u64,
+        /// Slot of the token-B vault balance.
+        pub slot_b: u64,
+        /// Trade fee numerator.
+        pub fee_num: u64,
+        /// Trade fee denominator.
+        pub fee_den: u64,
+        /// Whirlpool sqrt price (Q64.64), low 64 bits.
+        pub sqrt_price_lo: u64,
+        /// Whirlpool sqrt price, high 64 bits.
+        pub sqrt_price_hi: u64,
+        /// Whirlpool in-range liquidity, low 64 bits.
+        pub liquidity_lo: u64,
+        /// Whirlpool liquidity, high 64 bits.
+        pub liquidity_hi: u64,
+        /// Updates applied to this entry.
+        pub updates: u64,
+        /// `t_recv_ns` of the latest update.
+        pub t_recv_ns: u64,
+        /// `t_pub_ns` of the latest update.
+        pub t_pub_ns: u64,
+        /// Whirlpool current tick.
+        pub tick_current: i32,
+        /// Whirlpool tick spacing.
+        pub tick_spacing: u16,
+        /// One of [`pool_kind`].
+        pub pool_kind: u8,
+        /// Token-A decimals.
+        pub decimals_a: u8,
+        /// Token-B decimals.
+        pub decimals_b: u8,
+        /// 1 once the entry holds a complete state.
+        pub ready: u8,
+        /// Reserved, zero.
+        pub _reserved: [u8; 38],
+    }
+}
+
+/// `OrderIntent.flags` bits.
+pub mod intent_flags {
+    /// The strategy asks the signer to simulate rather than send (honoured in live mode).
+    pub const SIMULATE: u32 = 1;
+}
+
+record! {
+    /// One order on the `intents` ring (strategy → signer). The strategy names a route the
+    /// signer was configured with and the amounts; it never builds a transaction.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct OrderIntent(RecordId::OrderIntent) {
+        /// Intent seq: this record's ring index.
+        pub seq: u64,
+        /// Strategy epoch (lease) that wrote it.
+        pub epoch: u64,
+        /// Tick seq of the market record that caused it.
+        pub tick_seq: u64,
+        /// Per-leg input amounts, raw units (unused legs 0).
+        pub amount_in: [u64; 3],
+        /// Per-leg minimum outputs, raw units.
+        pub min_out: [u64; 3],
+        /// Compute-unit price, micro-lamports.
+        pub cu_price_micro_lamports: u64,
+        /// Jito tip, lamports (0: none).
+        pub tip_lamports: u64,
+        /// Expected profit in the route's input token, raw units (for limits and reports).
+        pub expected_profit: i64,
+        /// `t_recv_ns` of the tick.
+        pub t_tick_recv_ns: u64,
+        /// `t_pub_ns` of the tick.
+        pub t_tick_pub_ns: u64,
+        /// When the strategy read the tick.
+        pub t_strategy_read_ns: u64,
+        /// When the strategy published this intent.
+        pub t_intent_ns: u64,
+        /// Index of the route in `[[routes]]`.
+        pub route_id: u32,
+        /// Bits of [`intent_flags`].
+        pub flags: u32,
+        /// Whirlpool tick-array variant to use (route-specific; 0 for others).
+        pub tick_array_variant: u32,
+        /// Reserved, zero.
+        pub _reserved: [u8; 20],
+    }
+}
+
+/// `ExecReport.status` values.
+pub mod exec_status {
+    /// Passed every check; queued for signing.
+    pub const ACCEPTED: u8 = 1;
+    /// Refused; `reason` says why.
+    pub const REJECTED: u8 = 2;
+    /// Signed (dry-run stops here).
+    pub const SIGNED: u8 = 3;
+    /// Sent to at least one endpoint.
+    pub const SENT: u8 = 4;
+    /// Confirmed on chain.
+    pub const LANDED: u8 = 5;
+    /// Sent but failed or expired.
+    pub const FAILED: u8 = 6;
+}
+
+record! {
+    /// One fate of one intent on the `reports` ring (signer → strategy).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ExecReport(RecordId::ExecReport) {
+        /// Seq of the intent this reports on.
+        pub intent_seq: u64,
+        /// Epoch of that intent.
+        pub epoch: u64,
+        /// Tick seq of that intent.
+        pub tick_seq: u64,
+        /// Slot it landed in (0 before landing).
+        pub slot: u64,
+        /// When the signer read the intent.
+        pub t_intent_read_ns: u64,
+        /// When the transaction was signed.
+        pub t_signed_ns: u64,
+        /// When it was sent.
+        pub t_sent_ns: u64,
+        /// When it was seen landed or failed.
+        pub t_landed_ns: u64,
+        /// First signature of the transaction (ed25519, 64 bytes).
+        pub signature: [u8; 64],
+        /// Route of the intent.
+        pub route_id: u32,
+        /// Signer-specific error detail (e.g. an RPC error code), 0 if none.
+        pub error_code: i32,
+        /// One of [`exec_status`].
+        pub status: u8,
+        /// Reject reason code (0: none); names are documented with the signer.
+        pub reason: u8,
+        /// Reserved, zero.
+        pub _reserved: [u8; 46],
+    }
+}
+
+record! {
+    /// The `control` segment's single entry: leases, heartbeats, counters, kill switch.
+    /// Counters are written with atomic adds by their one owner process and read by anyone.
+    pub struct ControlBlock(RecordId::ControlBlock) {
+        /// Current strategy lease epoch.
+        pub lease_epoch: AtomicU64,
+        /// Epoch of the strategy that stepped down last.
+        pub handover_epoch: AtomicU64,
+        /// Last tick seq the outgoing strategy consumed (its next tick is this + 1).
+        pub handover_last_tick: AtomicU64,
+        /// Intent seq bound of the outgoing epoch: intents of `handover_epoch` with
+        /// seq < this are honoured, later ones refused.
+        pub handover_intent_end: AtomicU64,
+        /// Kill switch: non-zero stops all signing.
+        pub kill_switch: AtomicU32,
+        /// 0 running, 1 stopping (drain), 2 stopped.
+        pub run_state: AtomicU32,
+        /// Pids: supervisor, feeder, signer, strategy.
+        pub pid_supervisor: AtomicU32,
+        /// Feeder pid.
+        pub pid_feeder: AtomicU32,
+        /// Signer pid.
+        pub pid_signer: AtomicU32,
+        /// Strategy pid.
+        pub pid_strategy: AtomicU32,
+        /// Supervisor heartbeat (CLOCK_MONOTONIC ns).
+        pub hb_supervisor_ns: AtomicU64,
+        /// Feeder heartbeat.
+        pub hb_feeder_ns: AtomicU64,
+        /// Signer heartbeat.
+        pub hb_signer_ns: AtomicU64,
+        /// Strategy heartbeat.
+        pub hb_strategy_ns: AtomicU64,
+        /// Feeder: notifications received.
+        pub feeder_notifications: AtomicU64,
+        /// Feeder: frames or accounts that failed to parse or decode.
+        pub feeder_decode_errors: AtomicU64,
+        /// Feeder: copies of an update already seen from another endpoint.
+        pub feeder_duplicates: AtomicU64,
+        /// Feeder: updates refused because an older slot than the pool's last.
+        pub feeder_stale_slot: AtomicU64,
+        /// Feeder: market events lost to a full ring (pool state is never lost).
+        pub feeder_overflows: AtomicU64,
+        /// Feeder: `Resync` records published.
+        pub feeder_resyncs: AtomicU64,
+        /// Feeder: `Gap` records published.
+        pub feeder_gaps: AtomicU64,
+        /// Per-endpoint first-arrival wins.
+        pub endpoint_wins: [u64; 8],
+        /// Per-endpoint lag behind the winner, last observed (ns).
+        pub endpoint_lag_ns: [u64; 8],
+        /// Per-endpoint connection state (1 connected).
+        pub endpoint_connected: [u8; 8],
+        /// Signer: intents accepted.
+        pub signer_accepted: AtomicU64,
+        /// Signer: intents rejected (all reasons).
+        pub signer_rejected: AtomicU64,
+        /// Signer: rejections per reason code.
+        pub signer_reject_reasons: [u64; 32],
+        /// Signer: transactions signed.
+        pub signer_signed: AtomicU64,
+        /// Signer: transactions sent.
+        pub signer_sent: AtomicU64,
+        /// Signer: transactions landed.
+        pub signer_landed: AtomicU64,
+        /// Signer: transactions failed.
+        pub signer_failed: AtomicU64,
+        /// Strategy: ticks processed (all epochs).
+        pub strategy_ticks: AtomicU64,
+        /// Strategy: ticks skipped across leases (must stay 0).
+        pub strategy_ticks_skipped: AtomicU64,
+        /// Strategy: intents written.
+        pub strategy_intents: AtomicU64,
+        /// Strategy: params version applied.
+        pub strategy_params_version: AtomicU64,
+        /// Restarts: feeder, signer, strategy.
+        pub restarts: [u32; 4],
+    }
+}
+
+record! {
+    /// A 64-byte test record: gapless `seq` and a checksum over the payload, for the
+    /// cross-process tests and the ring benchmarks.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ProbeRecord(RecordId::ProbeRecord) {
+        /// Sequence number, gapless from the first record.
+        pub seq: u64,
+        /// CLOCK_MONOTONIC ns when sent (latency benchmarks).
+        pub t_send_ns: u64,
+        /// Payload words derived from `seq`.
+        pub payload: [u64; 5],
+        /// [`ProbeRecord::checksum_of`] of seq and payload.
+        pub checksum: u64,
+    }
+}
+
+impl ProbeRecord {
+    /// The payload word `i` of record `seq`.
+    #[inline]
+    pub fn payload_word(seq: u64, i: u64) -> u64 {
+        crate::schema::splitmix64(seq.wrapping_mul(8).wrapping_add(i))
+    }
+
+    /// Checksum of seq and payload (xor-rotate, cheap to compute in numba too).
+    #[inline]
+    pub fn checksum_of(seq: u64, payload: &[u64; 5]) -> u64 {
+        let mut c = seq ^ 0x5EED_5EED_5EED_5EED;
+        for w in payload {
+            c = c.rotate_left(7) ^ w;
+        }
+        c
+    }
+
+    /// The full record for `seq`.
+    #[inline]
+    pub fn for_seq(seq: u64, t_send_ns: u64) -> Self {
+        let payload = core::array::from_fn(|i| Self::payload_word(seq, i as u64));
+        ProbeRecord {
+            seq,
+            t_send_ns,
+            payload,
+            checksum: Self::checksum_of(seq, &payload),
+        }
+    }
+
+    /// Whether payload and checksum are those of `self.seq`.
+    #[inline]
+    pub fn is_valid(&self) -> bool {
+        (0..5).all(|i| self.payload[i] == Self::payload_word(self.seq, i as u64))
+            && self.checksum == Self::checksum_of(self.seq, &self.payload)
+    }
+}

@@ -1,0 +1,349 @@
+//! Typed SPSC rings over a [`Segment`]: [`Producer`] and [`Consumer`], with single and batch
+//! operations and the `spin` / `adaptive` wait strategies of DESIGN §3.2.
+//!
+//! The protocol itself (orderings, the wake handshake) is in [`crate::protocol`]; this module
+//! adds the slots, the types and the waiting.
+
+use crate::clock::monotonic_ns;
+use crate::protocol::{ConsumerCore, ProducerCore, RingWords};
+use crate::records::HEADER_SIZE;
+use crate::schema::{Container, Record};
+use crate::segment::{CreateOptions, Layout, Result, Segment};
+use crossbeam_utils::Backoff;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// How a consumer waits for records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Busy-poll with a pause instruction. Only for a pinned, isolated core.
+    Spin,
+    /// Spin `spin_iters`, then yield `yield_iters` times, then sleep on the shared futex for
+    /// at most `sleep_ns` per wait (the producer wakes it earlier when it publishes).
+    Adaptive {
+        /// Pause-loop iterations before yielding.
+        spin_iters: u32,
+        /// sched_yield calls before sleeping.
+        yield_iters: u32,
+        /// Futex timeout per sleep.
+        sleep_ns: u64,
+    },
+}
+
+impl WaitStrategy {
+    /// The default adaptive strategy: ~20 µs of spinning, a few yields, then 100 ms sleeps.
+    pub const ADAPTIVE: WaitStrategy = WaitStrategy::Adaptive {
+        spin_iters: 2_000,
+        yield_iters: 16,
+        sleep_ns: 100_000_000,
+    };
+
+    /// Parse `spin` or `adaptive` (the config and CLI spelling).
+    pub fn parse(s: &str) -> Option<WaitStrategy> {
+        match s {
+            "spin" => Some(WaitStrategy::Spin),
+            "adaptive" => Some(WaitStrategy::ADAPTIVE),
+            _ => None,
+        }
+    }
+}
+
+struct RingMap<T: Record> {
+    seg: Segment,
+    capacity: u64,
+    _t: PhantomData<T>,
+}
+
+impl<T: Record> RingMap<T> {
+    fn new(seg: Segment) -> Self {
+        let capacity = seg.header().capacity as u64;
+        RingMap {
+            seg,
+            capacity,
+            _t: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn words(&self) -> RingWords<'_> {
+        let h = self.seg.header();
+        RingWords {
+            tail: &h.tail,
+            head: &h.head,
+            waiter: &h.waiter,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, index: u64) -> *mut T {
+        let i = (index & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity; the segment was validated to hold capacity slots of
+        // size_of::<T>() bytes after the header, and slots are 64-byte aligned (the header is
+        // 4096 bytes, the mapping page aligned, T's size a multiple of 64).
+        unsafe { self.seg.as_ptr().add(HEADER_SIZE + i * T::SIZE) as *mut T }
+    }
+}
+
+/// Create a ring segment for `T`.
+pub fn create<T: Record>(name: &str, capacity: u32, opts: &CreateOptions) -> Result<Segment> {
+    Segment::create(name, Container::Ring, Layout::of::<T>(Container::Ring), capacity, opts)
+}
+
+/// Attach to ring `name` of `T`, checking its capacity when given.
+pub fn attach<T: Record>(name: &str, capacity: Option<u32>) -> Result<Segment> {
+    Segment::attach(name, Layout::of::<T>(Container::Ring), capacity)
+}
+
+/// The producing end of a ring. There must be one per ring at a time (DESIGN §5 says how a
+/// swap hands it over).
+pub struct Producer<T: Record> {
+    map: RingMap<T>,
+    core: ProducerCore,
+}
+
+impl<T: Record> Producer<T> {
+    /// Become the producer of an attached ring segment.
+    pub fn new(seg: Segment) -> Self {
+        seg.header()
+            .producer_pid
+            .store(std::process::id(), Ordering::Relaxed);
+        let map = RingMap::new(seg);
+        let core = ProducerCore::new(map.words(), map.capacity);
+        let p = Producer { map, core };
+        p.heartbeat();
+        p
+    }
+
+    /// Attach to ring `name` (validated against `T`) and become its producer.
+    pub fn attach(name: &str, capacity: Option<u32>) -> Result<Self> {
+        Ok(Producer::new(attach::<T>(name, capacity)?))
+    }
+
+    /// The underlying segment.
+    pub fn segment(&self) -> &Segment {
+        &self.map.seg
+    }
+
+    /// Next index to be written.
+    pub fn tail(&self) -> u64 {
+        self.core.tail()
+    }
+
+    /// Slots free now (up to capacity).
+    pub fn free(&mut self) -> u64 {
+        let cap = self.map.capacity;
+        self.core.writable(self.map.words(), cap)
+    }
+
+    /// Push one record; `false` (and nothing written) if the ring is full.
+    #[inline]
+    pub fn try_push(&mut self, rec: &T) -> bool {
+        self.try_push_with(|slot, _| {
+            // SAFETY: `slot` is a valid, exclusively-owned slot (see try_push_with).
+            unsafe { core::ptr::copy_nonoverlapping(rec, slot, 1) }
+        })
+    }
+
+    /// Push one record written in place by `fill(slot, index)`; `false` if full.
+    #[inline]
+    pub fn try_push_with(&mut self, fill: impl FnOnce(*mut T, u64)) -> bool {
+        let words = self.map.words();
+        if self.core.writable(words, 1) == 0 {
+            return false;
+        }
+        let idx = self.core.tail();
+        // The slot at idx is free (writable said so) and only this producer writes slots.
+        fill(self.map.slot(idx), idx);
+        self.core.publish(words, 1);
+        true
+    }
+
+    /// Write up to `n` records in place, `fill(slot, index)` for each, and publish them with
+    /// one Release store. Returns how many were written (fewer if the ring is fuller).
+    #[inline]
+    pub fn push_batch_with(&mut self, n: u64, mut fill: impl FnMut(*mut T, u64)) -> u64 {
+        let words = self.map.words();
+        let k = self.core.writable(words, n);
+        let start = self.core.tail();
+        for idx in start..start + k {
+            fill(self.map.slot(idx), idx);
+        }
+        if k > 0 {
+            self.core.publish(words, k);
+        }
+        k
+    }
+
+    /// Push a slice of records; returns how many fit.
+    pub fn push_slice(&mut self, recs: &[T]) -> usize {
+        let mut i = 0;
+        self.push_batch_with(recs.len() as u64, |slot, _| {
+            // SAFETY: slot is free and exclusively ours until published; recs[i] is valid.
+            unsafe { core::ptr::copy_nonoverlapping(&recs[i], slot, 1) };
+            i += 1;
+        }) as usize
+    }
+
+    /// Count records that found the ring full (the header's `overflows`).
+    pub fn count_overflow(&self, n: u64) {
+        self.map
+            .seg
+            .header()
+            .overflows
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Refresh this producer's heartbeat in the header.
+    pub fn heartbeat(&self) {
+        self.map
+            .seg
+            .header()
+            .producer_heartbeat_ns
+            .store(monotonic_ns(), Ordering::Relaxed);
+    }
+}
+
+/// The consuming end of a ring.
+pub struct Consumer<T: Record> {
+    map: RingMap<T>,
+    core: ConsumerCore,
+}
+
+impl<T: Record> Consumer<T> {
+    /// Become the consumer of an attached ring segment.
+    pub fn new(seg: Segment) -> Self {
+        seg.header()
+            .consumer_pid
+            .store(std::process::id(), Ordering::Relaxed);
+        let map = RingMap::new(seg);
+        let core = ConsumerCore::new(map.words());
+        let c = Consumer { map, core };
+        c.heartbeat();
+        c
+    }
+
+    /// Attach to ring `name` (validated against `T`) and become its consumer.
+    pub fn attach(name: &str, capacity: Option<u32>) -> Result<Self> {
+        Ok(Consumer::new(attach::<T>(name, capacity)?))
+    }
+
+    /// The underlying segment.
+    pub fn segment(&self) -> &Segment {
+        &self.map.seg
+    }
+
+    /// Next index to be read.
+    pub fn head(&self) -> u64 {
+        self.core.head()
+    }
+
+    /// Records readable now.
+    #[inline]
+    pub fn available(&mut self) -> u64 {
+        self.core.available(self.map.words())
+    }
+
+    /// Pop one record, if any.
+    #[inline]
+    pub fn try_pop(&mut self) -> Option<T> {
+        let words = self.map.words();
+        if self.core.available(words) == 0 {
+            return None;
+        }
+        // SAFETY: the slot at head was published (Acquire load of tail in `available`) and
+        // the producer will not touch it until we release it below. T is valid for any bits.
+        let rec = unsafe { core::ptr::read(self.map.slot(self.core.head())) };
+        self.core.release(words, 1);
+        Some(rec)
+    }
+
+    /// Read up to `max` records in place, `read(slot, index)` for each, then hand them back
+    /// with one Release store. Returns how many were read.
+    #[inline]
+    pub fn pop_batch_with(&mut self, max: u64, mut read: impl FnMut(&T, u64)) -> u64 {
+        let words = self.map.words();
+        let k = self.core.available(words).min(max);
+        let start = self.core.head();
+        for idx in start..start + k {
+            // SAFETY: published and not yet released, as in try_pop.
+            read(unsafe { &*self.map.slot(idx) }, idx);
+        }
+        if k > 0 {
+            self.core.release(words, k);
+        }
+        k
+    }
+
+    /// Wait until at least one record is readable or `timeout` passes; returns the number
+    /// readable (0 on timeout).
+    pub fn wait(&mut self, strategy: WaitStrategy, timeout: Duration) -> u64 {
+        let n = self.available();
+        if n > 0 {
+            return n;
+        }
+        let deadline = monotonic_ns().saturating_add(timeout.as_nanos() as u64);
+        match strategy {
+            WaitStrategy::Spin => {
+                let mut i = 0u32;
+                loop {
+                    let n = self.available();
+                    if n > 0 {
+                        return n;
+                    }
+                    std::hint::spin_loop();
+                    i = i.wrapping_add(1);
+                    if i % 1024 == 0 && monotonic_ns() >= deadline {
+                        return 0;
+                    }
+                }
+            }
+            WaitStrategy::Adaptive {
+                spin_iters,
+                yield_iters,
+                sleep_ns,
+            } => {
+                let backoff = Backoff::new();
+                for _ in 0..spin_iters {
+                    let n = self.available();
+                    if n > 0 {
+                        return n;
+                    }
+                    std::hint::spin_loop();
+                }
+                for _ in 0..yield_iters {
+                    let n = self.available();
+                    if n > 0 {
+                        return n;
+                    }
+                    backoff.snooze();
+                }
+                loop {
+                    let now = monotonic_ns();
+                    if now >= deadline {
+                        return self.available();
+                    }
+                    let words = self.map.words();
+                    if !self.core.prepare_sleep(words) {
+                        return self.available();
+                    }
+                    self.heartbeat();
+                    self.core.sleep(words, sleep_ns.min(deadline - now).max(1));
+                    let n = self.available();
+                    if n > 0 {
+                        return n;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refresh this consumer's heartbeat in the header.
+    pub fn heartbeat(&self) {
+        self.map
+            .seg
+            .header()
+            .consumer_heartbeat_ns
+            .store(monotonic_ns(), Ordering::Relaxed);
+    }
+}
