@@ -354,3 +354,76 @@ macro_rules! record {
         const _: () = assert!(core::mem::size_of::<$name>() % 64 == 0);
     };
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::records::*;
+
+    /// The field table must describe the struct the compiler laid out: fields in offset
+    /// order, inside the record, not overlapping, and the gaps only alignment padding.
+    fn check_table<R: Record>() {
+        let mut end = 0u32;
+        for f in R::FIELDS {
+            assert!(f.offset >= end, "{}.{} overlaps the previous field", R::NAME, f.name);
+            assert!(f.offset - end < 8, "{}.{}: unexplained gap", R::NAME, f.name);
+            assert_eq!(f.offset % f.elem_size, 0, "{}.{} misaligned", R::NAME, f.name);
+            end = f.offset + f.count * f.elem_size;
+        }
+        assert!(end as usize <= R::SIZE);
+        assert!(R::SIZE - (end as usize) < 64, "{}: unexplained tail padding", R::NAME);
+        assert_eq!(R::SIZE % 64, 0);
+        assert_eq!(R::LAYOUT_HASH, layout_hash(R::FIELDS, R::SIZE));
+    }
+
+    #[test]
+    fn every_field_table_matches_the_compiled_layout() {
+        check_table::<SegmentHeader>();
+        check_table::<MarketUpdate>();
+        check_table::<PoolState>();
+        check_table::<OrderIntent>();
+        check_table::<ExecReport>();
+        check_table::<ControlBlock>();
+        check_table::<ProbeRecord>();
+        assert_eq!(core::mem::size_of::<MarketUpdate>(), 64);
+        assert_eq!(core::mem::size_of::<ProbeRecord>(), 64);
+    }
+
+    #[test]
+    fn layout_hash_changes_with_any_field_property() {
+        let base = MarketUpdate::FIELDS;
+        let h = layout_hash(base, 64);
+        assert_ne!(h, layout_hash(base, 128));
+        let mut v: Vec<FieldDesc> = base.to_vec();
+        v[3].offset += 8;
+        assert_ne!(h, layout_hash(&v, 64));
+        let mut v: Vec<FieldDesc> = base.to_vec();
+        v[1].name = "slot2";
+        assert_ne!(h, layout_hash(&v, 64));
+        let mut v: Vec<FieldDesc> = base.to_vec();
+        v[0].dtype = "<i8";
+        assert_ne!(h, layout_hash(&v, 64));
+        assert_eq!(
+            h,
+            layout_hash_of(base.iter().map(|f| (f.name, f.dtype, f.count, f.offset)), 64)
+        );
+    }
+
+    #[test]
+    fn pattern_fill_is_detected_field_by_field() {
+        let mut r = OrderIntent::zeroed();
+        r.fill_pattern(42);
+        assert!(r.pattern_mismatches(42).is_empty());
+        assert_eq!(r.pattern_mismatches(43).len(), OrderIntent::FIELDS.len());
+        r.min_out[2] ^= 1;
+        assert_eq!(r.pattern_mismatches(42), vec!["min_out"]);
+    }
+
+    #[test]
+    fn record_kind_round_trips_through_its_description() {
+        let k = record_kind(Container::Ring, RecordId::MarketUpdate);
+        assert_eq!(k, 0x1_0001);
+        assert!(describe_record_kind(k).starts_with("ring<MarketUpdate>"));
+        assert!(describe_record_kind(0xdead_beef).starts_with("unknown"));
+    }
+}

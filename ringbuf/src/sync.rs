@@ -93,6 +93,7 @@ mod futex_impl {
         static ref QUEUE: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
     }
 
+    /// Model of `FUTEX_WAIT`: block until woken if `*word == expected` (no timeout).
     pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: u64) {
         let guard = QUEUE.0.lock().unwrap();
         if word.load(Ordering::SeqCst) == expected {
@@ -100,6 +101,7 @@ mod futex_impl {
         }
     }
 
+    /// Model of `FUTEX_WAKE`: wake every waiter.
     pub fn futex_wake(_word: &AtomicU32) {
         let _guard = QUEUE.0.lock().unwrap();
         QUEUE.1.notify_all();
