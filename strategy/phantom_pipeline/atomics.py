@@ -20,6 +20,9 @@ from __future__ import annotations
 import platform
 from typing import Any
 
+import ctypes.util
+
+import llvmlite.binding as llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -40,6 +43,14 @@ elif _MACHINE in ("aarch64", "arm64"):
     _PAUSE_INTRINSIC, _PAUSE_ARGS = "llvm.aarch64.hint", (1,)  # hint #1 is YIELD
 else:  # pragma: no cover - only x86-64 and aarch64 are supported targets
     raise ImportError(f"phantom_pipeline.atomics: unsupported machine {_MACHINE!r}")
+
+# LLVM lowers a runtime i128 division to a call to __udivti3 (compiler runtime). numba's JIT
+# resolves external symbols by name from the libraries loaded in the process, and libgcc_s is
+# not always among them: load it explicitly, or the call jumps to address 0.
+try:
+    llvm.load_library_permanently(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
+except RuntimeError as exc:  # pragma: no cover - every glibc system ships libgcc_s
+    raise ImportError(f"phantom_pipeline.atomics needs libgcc_s for 128-bit division: {exc}") from exc
 
 FUTEX_WAIT = 0  # shared (no FUTEX_PRIVATE_FLAG): the waker is another process
 FUTEX_WAKE = 1

@@ -76,6 +76,10 @@ enum Cmd {
         batch: u64,
         #[arg(long, value_enum, default_value = "adaptive")]
         wait: Wait,
+        /// Adaptive wait: longest futex sleep in ms (tests set it huge, so that a lost
+        /// wake-up hangs instead of merely slowing down).
+        #[arg(long, default_value_t = 100)]
+        sleep_ms: u64,
         /// Seconds without a new record before giving up.
         #[arg(long, default_value_t = 120.0)]
         timeout_s: f64,
@@ -184,8 +188,23 @@ fn run(cmd: Cmd) -> Res {
             count,
             batch,
             wait,
+            sleep_ms,
             timeout_s,
-        } => consume(&ring, capacity, count, batch, wait.into(), timeout_s),
+        } => {
+            let strategy = match WaitStrategy::from(wait) {
+                WaitStrategy::Adaptive {
+                    spin_iters,
+                    yield_iters,
+                    ..
+                } => WaitStrategy::Adaptive {
+                    spin_iters,
+                    yield_iters,
+                    sleep_ns: sleep_ms.saturating_mul(1_000_000),
+                },
+                spin => spin,
+            };
+            consume(&ring, capacity, count, batch, strategy, timeout_s)
+        }
         Cmd::TableChurn { table, count } => table_churn(&table, count),
         Cmd::PatternWrite {
             segment,

@@ -1,0 +1,117 @@
+"""Shared fixtures: unique instance names, segment and process cleanup, executables.
+
+Every test that touches shared memory gets its own instance name, and everything it creates
+under that name is removed at teardown, pass or fail. Every subprocess a test starts through
+``procs`` is killed and reaped at teardown. Waits are on conditions with generous deadlines,
+never on sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from phantom_pipeline import _native
+from phantom_pipeline.binaries import executable
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run the slow tier too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or os.environ.get("PHANTOM_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow tier: run with --slow or PHANTOM_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _numba_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # One compile cache for the whole session, shared by the subprocesses the tests start.
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = str(tmp_path_factory.mktemp("numba-cache"))
+
+
+@pytest.fixture
+def instance() -> Iterator[str]:
+    """A unique instance name; every segment named after it is removed at teardown."""
+    name = f"t{os.getpid()}x{uuid.uuid4().hex[:8]}"
+    yield name
+    for seg in _native.list_segments(f"phantom-{name}-"):
+        try:
+            _native.remove_segment(seg)
+        except FileNotFoundError:
+            pass
+        except _native.SegmentNotFoundError:
+            pass
+
+
+@pytest.fixture
+def seg_name(instance: str) -> Callable[[str], str]:
+    """``seg_name(role)`` -> ``phantom-<instance>-<role>``."""
+    return lambda role: f"phantom-{instance}-{role}"
+
+
+class Procs:
+    """Subprocesses of one test; all killed and reaped at teardown."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[str]] = []
+
+    def start(self, args: list[str], **kw: object) -> subprocess.Popen[str]:
+        p = subprocess.Popen(  # type: ignore[call-overload]
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        )
+        self.started.append(p)
+        return p  # type: ignore[no-any-return]
+
+    def python(self, *args: str, **kw: object) -> subprocess.Popen[str]:
+        return self.start([sys.executable, *args], **kw)
+
+    def ring_tool(self, *args: str) -> subprocess.Popen[str]:
+        return self.start([str(executable("phantom-ring")), *args])
+
+    def cleanup(self) -> None:
+        for p in self.started:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    ps = Procs()
+    yield ps
+    ps.cleanup()
+
+
+def finish(p: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
+    """Wait for ``p`` (generous deadline) and return (returncode, stdout, stderr)."""
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``cond`` until true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
