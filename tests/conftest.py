@@ -8,6 +8,7 @@ never on sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,12 +49,8 @@ def instance() -> Iterator[str]:
     name = f"t{os.getpid()}x{uuid.uuid4().hex[:8]}"
     yield name
     for seg in _native.list_segments(f"phantom-{name}-"):
-        try:
+        with contextlib.suppress(_native.SegmentError):
             _native.remove_segment(seg)
-        except FileNotFoundError:
-            pass
-        except _native.SegmentNotFoundError:
-            pass
 
 
 @pytest.fixture
@@ -85,10 +82,8 @@ class Procs:
         for p in self.started:
             if p.poll() is None:
                 p.kill()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 @pytest.fixture

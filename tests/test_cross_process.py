@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Procs, finish
 
+from conftest import Procs, finish
 from phantom_pipeline.segments import create_ring
 
 COUNT = 10_000_000

@@ -7,13 +7,19 @@ import json
 import textwrap
 
 import numpy as np
-from conftest import Procs, finish, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
+from conftest import Procs, finish, wait_until
 from phantom_pipeline import atomics, ringops
-from phantom_pipeline.segments import TableView, attach_ring, attach_table, create_ring, create_table
+from phantom_pipeline.segments import (
+    TableView,
+    attach_ring,
+    attach_table,
+    create_ring,
+    create_table,
+)
 
 U64 = st.integers(min_value=0, max_value=(1 << 64) - 1)
 
@@ -47,7 +53,12 @@ def test_mul_div_u128_is_exact_against_python_integers(
 ) -> None:
     a, b, c = alo | ahi << 64, blo | bhi << 64, clo | chi << 64
     lo, hi = _muldiv128(
-        np.uint64(alo), np.uint64(ahi), np.uint64(blo), np.uint64(bhi), np.uint64(clo), np.uint64(chi)
+        np.uint64(alo),
+        np.uint64(ahi),
+        np.uint64(blo),
+        np.uint64(bhi),
+        np.uint64(clo),
+        np.uint64(chi),
     )
     expect = 0 if c == 0 else (a * b // c) & ((1 << 128) - 1)
     assert int(lo) | int(hi) << 64 == expect
@@ -136,7 +147,9 @@ def test_wait_times_out_with_zero_when_nothing_arrives(seg_name) -> None:
 
     name = seg_name("quiet")
     end = RingEnd(create_ring(name, "ProbeRecord", 8), "consumer")
-    assert ringops.wait_available(end.state, ringops.WAIT_ADAPTIVE, 10, 2, 1_000_000, 5_000_000) == 0
+    assert (
+        ringops.wait_available(end.state, ringops.WAIT_ADAPTIVE, 10, 2, 1_000_000, 5_000_000) == 0
+    )
     assert ringops.wait_available(end.state, ringops.WAIT_SPIN, 0, 0, 0, 2_000_000) == 0
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import Procs, finish
 
+from conftest import Procs, finish
 from phantom_pipeline import SchemaMismatchError, SegmentTruncatedError, _native
 from phantom_pipeline.segments import RingEnd, attach_ring, create_ring
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Procs, finish
 
+from conftest import Procs, finish
 from phantom_pipeline import _native, schema
 from phantom_pipeline.segments import RingEnd, attach_ring, create_ring, create_table
 
@@ -47,7 +47,7 @@ def test_header_first_32_bytes_and_index_lines_are_where_the_contract_puts_them(
             and not n.startswith("_")
         ]
         assert len(inside) == 1, (line_start, inside)
-    assert _native.MAGIC == int.from_bytes(b"PHNTMRB1", "little")
+    assert int.from_bytes(b"PHNTMRB1", "little") == _native.MAGIC
 
 
 @pytest.mark.parametrize("record", [r for r, _ in RECORDS] + ["SegmentHeader"])
@@ -101,8 +101,15 @@ def test_every_field_written_in_python_is_read_back_by_a_rust_process(
         schema.fill_pattern(view.slots[0], seed)
     rc, out, err = finish(
         procs.ring_tool(
-            "pattern-check", "--segment", name, "--record", record,
-            "--container", container, "--seed", str(seed),
+            "pattern-check",
+            "--segment",
+            name,
+            "--record",
+            record,
+            "--container",
+            container,
+            "--seed",
+            str(seed),
         )
     )
     assert rc == 0, err
@@ -118,8 +125,15 @@ def test_every_field_written_by_a_rust_process_is_read_back_in_python(
     view = create_ring(name, record, 8) if container == "ring" else create_table(name, record, 2)
     rc, _, err = finish(
         procs.ring_tool(
-            "pattern-write", "--segment", name, "--record", record,
-            "--container", container, "--seed", str(seed),
+            "pattern-write",
+            "--segment",
+            name,
+            "--record",
+            record,
+            "--container",
+            container,
+            "--seed",
+            str(seed),
         )
     )
     assert rc == 0, err

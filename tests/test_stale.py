@@ -8,8 +8,8 @@ import signal
 import textwrap
 
 import pytest
-from conftest import Procs, wait_until
 
+from conftest import Procs, wait_until
 from phantom_pipeline import SegmentLiveError, _native
 from phantom_pipeline.segments import attach_ring, create_ring
 
@@ -47,7 +47,6 @@ def test_sigkilled_creator_leaves_a_stale_segment_that_clean_removes(
     p.wait(timeout=60)
     wait_until(lambda: not seg.liveness(STALE_AFTER_NS)[0], what="the segment to go stale")
     assert "is gone" in seg.liveness(STALE_AFTER_NS)[1]
-    del seg
     removed, kept = _native.clean_stale(name, STALE_AFTER_NS)
     assert removed == [name] and kept == []
     assert name not in _native.list_segments(name)

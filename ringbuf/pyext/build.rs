@@ -23,7 +23,13 @@ fn main() {
     for dir in ["ringbuf/src", "feeder/src", "signer/src"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    for file in ["Cargo.toml", "Cargo.lock", "ringbuf/Cargo.toml", "feeder/Cargo.toml", "signer/Cargo.toml"] {
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "ringbuf/Cargo.toml",
+        "feeder/Cargo.toml",
+        "signer/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
     }
     if std::env::var_os("PHANTOM_SKIP_BINS").is_some_and(|v| v != "0") {

@@ -28,7 +28,9 @@ pub fn validate_instance(instance: &str) -> Result<()> {
         Err(SegmentError::Invalid {
             segment: segment_name(instance, "*"),
             what: "instance name",
-            why: format!("{instance:?}: use 1-47 characters of [A-Za-z0-9._-], not starting with '-' or '.'"),
+            why: format!(
+                "{instance:?}: use 1-47 characters of [A-Za-z0-9._-], not starting with '-' or '.'"
+            ),
         })
     }
 }

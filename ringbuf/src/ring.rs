@@ -87,7 +87,13 @@ impl<T: Record> RingMap<T> {
 
 /// Create a ring segment for `T`.
 pub fn create<T: Record>(name: &str, capacity: u32, opts: &CreateOptions) -> Result<Segment> {
-    Segment::create(name, Container::Ring, Layout::of::<T>(Container::Ring), capacity, opts)
+    Segment::create(
+        name,
+        Container::Ring,
+        Layout::of::<T>(Container::Ring),
+        capacity,
+        opts,
+    )
 }
 
 /// Attach to ring `name` of `T`, checking its capacity when given.

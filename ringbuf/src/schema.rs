@@ -365,13 +365,33 @@ mod tests {
     fn check_table<R: Record>() {
         let mut end = 0u32;
         for f in R::FIELDS {
-            assert!(f.offset >= end, "{}.{} overlaps the previous field", R::NAME, f.name);
-            assert!(f.offset - end < 8, "{}.{}: unexplained gap", R::NAME, f.name);
-            assert_eq!(f.offset % f.elem_size, 0, "{}.{} misaligned", R::NAME, f.name);
+            assert!(
+                f.offset >= end,
+                "{}.{} overlaps the previous field",
+                R::NAME,
+                f.name
+            );
+            assert!(
+                f.offset - end < 8,
+                "{}.{}: unexplained gap",
+                R::NAME,
+                f.name
+            );
+            assert_eq!(
+                f.offset % f.elem_size,
+                0,
+                "{}.{} misaligned",
+                R::NAME,
+                f.name
+            );
             end = f.offset + f.count * f.elem_size;
         }
         assert!(end as usize <= R::SIZE);
-        assert!(R::SIZE - (end as usize) < 64, "{}: unexplained tail padding", R::NAME);
+        assert!(
+            R::SIZE - (end as usize) < 64,
+            "{}: unexplained tail padding",
+            R::NAME
+        );
         assert_eq!(R::SIZE % 64, 0);
         assert_eq!(R::LAYOUT_HASH, layout_hash(R::FIELDS, R::SIZE));
     }
@@ -405,7 +425,10 @@ mod tests {
         assert_ne!(h, layout_hash(&v, 64));
         assert_eq!(
             h,
-            layout_hash_of(base.iter().map(|f| (f.name, f.dtype, f.count, f.offset)), 64)
+            layout_hash_of(
+                base.iter().map(|f| (f.name, f.dtype, f.count, f.offset)),
+                64
+            )
         );
     }
 

@@ -40,7 +40,9 @@ pub enum SegmentError {
         expected: u64,
     },
     /// No such segment.
-    #[error("segment {segment} does not exist (is the instance running? `phantom-pipeline status`)")]
+    #[error(
+        "segment {segment} does not exist (is the instance running? `phantom-pipeline status`)"
+    )]
     NotFound {
         /// Segment name.
         segment: String,
@@ -318,7 +320,11 @@ impl Segment {
         }
         if let Some(cap) = capacity {
             if h.capacity != cap {
-                return Err(mismatch("capacity", h.capacity.to_string(), cap.to_string()));
+                return Err(mismatch(
+                    "capacity",
+                    h.capacity.to_string(),
+                    cap.to_string(),
+                ));
             }
         }
         let need = HEADER_SIZE as u64 + h.capacity as u64 * h.record_size as u64;
@@ -391,7 +397,11 @@ impl Segment {
         debug_assert!(i < h.capacity as usize);
         // SAFETY: i < capacity, and validate/create ensured the mapping holds
         // HEADER_SIZE + capacity * record_size bytes.
-        unsafe { self.map.as_ptr().add(HEADER_SIZE + i * h.record_size as usize) }
+        unsafe {
+            self.map
+                .as_ptr()
+                .add(HEADER_SIZE + i * h.record_size as usize)
+        }
     }
 
     /// Record the creator's heartbeat (the supervisor calls it periodically).
@@ -490,9 +500,12 @@ pub fn list(prefix: &str) -> Result<Vec<String>> {
     shm::list(prefix).map_err(|e| SegmentError::os(shm::SHM_DIR, e))
 }
 
+/// What [`clean_stale`] did: the segments removed, and those kept with the reason.
+pub type CleanReport = (Vec<String>, Vec<(String, String)>);
+
 /// Remove every stale segment whose name starts with `prefix`; live and foreign ones are
 /// left alone. Returns (removed, kept-with-reason).
-pub fn clean_stale(prefix: &str, stale_after_ns: u64) -> Result<(Vec<String>, Vec<(String, String)>)> {
+pub fn clean_stale(prefix: &str, stale_after_ns: u64) -> Result<CleanReport> {
     let mut removed = Vec::new();
     let mut kept = Vec::new();
     for name in list(prefix)? {

@@ -118,7 +118,8 @@ pub fn prefault(m: &Mapping) {
         // the page for writing without a racy plain write.
         unsafe {
             let p = m.as_ptr().add(off);
-            std::sync::atomic::AtomicU8::from_ptr(p).fetch_add(0, std::sync::atomic::Ordering::Relaxed);
+            std::sync::atomic::AtomicU8::from_ptr(p)
+                .fetch_add(0, std::sync::atomic::Ordering::Relaxed);
         }
         off += page;
     }

@@ -65,8 +65,10 @@ fn produce(s: &Shared, values: &[u64], batch: u64) {
         for j in 0..k {
             let idx = core.tail() + j;
             let v = values[i + j as usize];
-            // SAFETY (model): writable() said the slot is free; loom checks that claim.
-            s.slot(idx).with_mut(|p| unsafe { *p = v });
+            s.slot(idx).with_mut(|p| {
+                // SAFETY: writable() said the slot is free; loom checks that claim.
+                unsafe { *p = v }
+            });
         }
         core.publish(s.words(), k);
         i += k as usize;
@@ -85,8 +87,10 @@ fn consume_spinning(s: &Shared, n: usize, batch: u64) -> Vec<u64> {
         }
         for j in 0..k {
             let idx = core.head() + j;
-            // SAFETY (model): available() said the slot is published; loom checks that.
-            got.push(s.slot(idx).with(|p| unsafe { *p }));
+            got.push(s.slot(idx).with(|p| {
+                // SAFETY: available() said the slot is published; loom checks that.
+                unsafe { *p }
+            }));
         }
         core.release(s.words(), k);
     }
@@ -133,8 +137,10 @@ fn a_sleeping_consumer_is_always_woken_no_lost_wakeup() {
                 continue;
             }
             let idx = core.head();
-            // SAFETY (model): published, as above.
-            got.push(s.slot(idx).with(|p| unsafe { *p }));
+            got.push(s.slot(idx).with(|p| {
+                // SAFETY: available() said the slot is published; loom checks that.
+                unsafe { *p }
+            }));
             core.release(s.words(), 1);
         }
         assert_eq!(got, vec![7, 8]);

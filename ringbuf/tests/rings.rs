@@ -66,7 +66,10 @@ fn push_pop_single_and_batch_wrap_around_from_near_2_pow_62() {
         }
     }
     assert_eq!(expect, next);
-    assert!(rx.head() > 1 << 62, "indices went past 2^62 without wrapping");
+    assert!(
+        rx.head() > 1 << 62,
+        "indices went past 2^62 without wrapping"
+    );
 }
 
 #[test]
@@ -126,7 +129,10 @@ fn wait_times_out_with_zero_on_an_empty_ring() {
     let n = Name::new("tmo");
     let seg = ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap();
     let mut rx = Consumer::<ProbeRecord>::new(seg);
-    assert_eq!(rx.wait(WaitStrategy::ADAPTIVE, Duration::from_millis(20)), 0);
+    assert_eq!(
+        rx.wait(WaitStrategy::ADAPTIVE, Duration::from_millis(20)),
+        0
+    );
     assert_eq!(rx.wait(WaitStrategy::Spin, Duration::from_millis(5)), 0);
 }
 
@@ -224,7 +230,10 @@ fn create_refuses_existing_names_and_bad_capacities() {
     let m = Name::new("cap");
     assert!(matches!(
         ring::create::<ProbeRecord>(&m.0, 12, &opts(0)),
-        Err(SegmentError::Invalid { what: "capacity", .. })
+        Err(SegmentError::Invalid {
+            what: "capacity",
+            ..
+        })
     ));
     assert!(matches!(
         ring::create::<ProbeRecord>("bad/name", 8, &opts(0)),
@@ -286,7 +295,11 @@ fn seqlock_readers_never_see_a_torn_entry() {
         for (i, seen) in last.iter_mut().enumerate() {
             let r = table.read(i).expect("writer alive");
             assert!(r.seqlock % 2 == 0);
-            assert!(r.last_slot == r.reserve_a && r.reserve_a == r.reserve_b && r.reserve_b == r.t_pub_ns);
+            assert!(
+                r.last_slot == r.reserve_a
+                    && r.reserve_a == r.reserve_b
+                    && r.reserve_b == r.t_pub_ns
+            );
             assert!(r.last_slot >= *seen, "versions go forward");
             *seen = r.last_slot;
         }

@@ -17,10 +17,9 @@ integer type for them.
 
 from __future__ import annotations
 
+import ctypes.util
 import platform
 from typing import Any
-
-import ctypes.util
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -33,6 +32,7 @@ _I64 = ir.IntType(64)
 _I128 = ir.IntType(128)
 
 _MACHINE = platform.machine().lower()
+_PAUSE_ARGS: tuple[int, ...]
 if _MACHINE in ("x86_64", "amd64"):
     SYS_FUTEX = 202
     # LLVM intrinsics rather than inline asm: numba's cache writes object code through a
@@ -50,7 +50,9 @@ else:  # pragma: no cover - only x86-64 and aarch64 are supported targets
 try:
     llvm.load_library_permanently(ctypes.util.find_library("gcc_s") or "libgcc_s.so.1")
 except RuntimeError as exc:  # pragma: no cover - every glibc system ships libgcc_s
-    raise ImportError(f"phantom_pipeline.atomics needs libgcc_s for 128-bit division: {exc}") from exc
+    raise ImportError(
+        f"phantom_pipeline.atomics needs libgcc_s for 128-bit division: {exc}"
+    ) from exc
 
 FUTEX_WAIT = 0  # shared (no FUTEX_PRIVATE_FLAG): the waker is another process
 FUTEX_WAKE = 1
@@ -241,7 +243,9 @@ def sched_yield(typingctx: Any) -> Any:
     """Give up the core (libc ``sched_yield``)."""
 
     def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I32, []), "sched_yield")
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_I32, []), "sched_yield"
+        )
         builder.call(fn, [])
         return context.get_dummy_value()
 
@@ -255,7 +259,9 @@ def _syscall(builder: ir.IRBuilder, args: list[ir.Value]) -> ir.Value:
 
 
 @intrinsic
-def futex_wait(typingctx: Any, addr: types.Type, expected: types.Type, timeout_ns: types.Type) -> Any:
+def futex_wait(
+    typingctx: Any, addr: types.Type, expected: types.Type, timeout_ns: types.Type
+) -> Any:
     """Sleep while the u32 at ``addr`` equals ``expected``, at most ``timeout_ns`` (0: none)."""
     if not (
         _addr_ok(addr)

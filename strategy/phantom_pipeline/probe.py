@@ -127,7 +127,12 @@ def produce_probes(st: Any, slots: Any, count: int, batch: int, timeout_ns: int)
 
 @njit(cache=True)
 def echo_probes(
-    st_in: Any, slots_in: Any, st_out: Any, slots_out: Any, count: int, strategy: int,
+    st_in: Any,
+    slots_in: Any,
+    st_out: Any,
+    slots_out: Any,
+    count: int,
+    strategy: int,
     latencies: Any,
 ) -> int:
     """Receive ``count`` probes, record ``now - t_send_ns`` of each into ``latencies``, send
@@ -150,6 +155,47 @@ def echo_probes(
         ringops.release(st_in, 1)
         ringops.publish(st_out, 1)
     return count
+
+
+@njit(cache=True)
+def sink_seqs(st: Any, slots: Any, count: int, batch: int) -> tuple[int, int]:
+    """Throughput sink: pop ``count`` records in batches (spinning), summing ``seq``.
+    Returns (ns from the first record to the last, sum of seqs)."""
+    mask = st[ringops.ST_CAP] - 1
+    got = 0
+    total = _U(0)
+    t0 = 0
+    while got < count:
+        k = min(ringops.available(st), batch)
+        if k == 0:
+            cpu_pause()
+            continue
+        if t0 == 0:
+            t0 = monotonic_ns()
+        base = st[ringops.ST_OWN]
+        for j in range(k):
+            total += slots[(base + j) & mask].seq
+        ringops.release(st, k)
+        got += k
+    return monotonic_ns() - t0, int(total)
+
+
+@njit(cache=True)
+def source_seqs(st: Any, slots: Any, count: int, batch: int) -> int:
+    """Throughput source: push ``count`` records (only ``seq`` written) in batches."""
+    mask = st[ringops.ST_CAP] - 1
+    seq = 0
+    while seq < count:
+        k = ringops.writable(st, min(batch, count - seq))
+        if k == 0:
+            cpu_pause()
+            continue
+        base = st[ringops.ST_OWN]
+        for j in range(k):
+            slots[(base + j) & mask].seq = _U(seq + j)
+        ringops.publish(st, k)
+        seq += k
+    return seq
 
 
 def _percentiles(lat: np.ndarray[Any, Any]) -> dict[str, int]:
@@ -185,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--count", type=int, required=True)
     e.add_argument("--warmup", type=int, default=1000)
     e.add_argument("--wait", choices=["spin", "adaptive"], default="spin")
+    for sub_name in ("sink", "source"):
+        t = sub.add_parser(sub_name)
+        t.add_argument("--ring", required=True)
+        t.add_argument("--count", type=int, required=True)
+        t.add_argument("--batch", type=int, default=256)
     sub.add_parser("warm", help="compile (or load from the cache) every function, report")
     a = ap.parse_args(argv)
 
@@ -221,6 +272,19 @@ def main(argv: list[str] | None = None) -> int:
         n = echo_probes(rx.state, rx.slots, tx.state, tx.slots, a.count, strategy, lat)
         print(json.dumps(_percentiles(lat[min(a.warmup, n) : n])))
         return 0 if n == a.count else 1
+    if a.cmd == "sink":
+        end = RingEnd(attach_ring(a.ring, "ProbeRecord"), "consumer")
+        ns, total = sink_seqs(end.state, end.slots, a.count, a.batch)
+        expect = a.count * (a.count - 1) // 2
+        print(json.dumps({"records": a.count, "ns": int(ns), "records_per_s": a.count * 1e9 / ns}))
+        if total != expect:
+            print(f"probe sink: sum of seqs {total} != {expect}", file=sys.stderr)
+            return 1
+        return 0
+    if a.cmd == "source":
+        end = RingEnd(attach_ring(a.ring, "ProbeRecord"), "producer")
+        print(json.dumps({"produced": int(source_seqs(end.state, end.slots, a.count, a.batch))}))
+        return 0
     if a.cmd == "warm":
         print(json.dumps(warm()))
         return 0

@@ -40,7 +40,7 @@ class SegmentView:
     @classmethod
     def wrap(cls, seg: _native.Segment, record: str, container: Container) -> SegmentView:
         dt = dtype_of(record)
-        raw = np.frombuffer(seg, dtype=np.uint8)
+        raw = np.frombuffer(memoryview(seg), dtype=np.uint8)
         header = raw[:HEADER_SIZE].view(HEADER_DTYPE)
         capacity = int(header[0]["capacity"])
         body = raw[HEADER_SIZE : HEADER_SIZE + capacity * dt.itemsize]
@@ -105,7 +105,13 @@ def attach_ring(name: str, record: str, capacity: int | None = None) -> SegmentV
 
 
 def create_table(
-    name: str, record: str, capacity: int, *, instance: str = "", role: str = "", mlock: bool = False
+    name: str,
+    record: str,
+    capacity: int,
+    *,
+    instance: str = "",
+    role: str = "",
+    mlock: bool = False,
 ) -> SegmentView:
     """Create table segment ``name`` of ``capacity`` zeroed ``record`` entries."""
     seg = _native.Segment.create(name, record, "table", capacity, instance, role, 0, mlock)
@@ -210,7 +216,9 @@ class TableView:
     def read(self, i: int, max_retries: int = 1 << 20) -> np.void:
         """A consistent copy of entry ``i``; raises if the writer died mid-write."""
         out = np.zeros(1, dtype=self.view.slots.dtype)
-        if not ringops.table_read_words(self.view.entry_address(i), out.view(np.int64), max_retries):
+        if not ringops.table_read_words(
+            self.view.entry_address(i), out.view(np.int64), max_retries
+        ):
             raise TimeoutError(
                 f"{self.view.name}: entry {i} stayed mid-write for {max_retries} retries "
                 "(did the writer die?)"

@@ -383,8 +383,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layout_hash, m)?)?;
     m.add("SegmentError", py.get_type::<SegmentError_>())?;
     m.add("SchemaMismatchError", py.get_type::<SchemaMismatchError>())?;
-    m.add("SegmentTruncatedError", py.get_type::<SegmentTruncatedError>())?;
-    m.add("SegmentNotFoundError", py.get_type::<SegmentNotFoundError>())?;
+    m.add(
+        "SegmentTruncatedError",
+        py.get_type::<SegmentTruncatedError>(),
+    )?;
+    m.add(
+        "SegmentNotFoundError",
+        py.get_type::<SegmentNotFoundError>(),
+    )?;
     m.add("SegmentExistsError", py.get_type::<SegmentExistsError>())?;
     m.add("SegmentLiveError", py.get_type::<SegmentLiveError>())?;
     m.add("MAGIC", MAGIC)?;

@@ -144,8 +144,28 @@ enum Cmd {
         #[arg(long)]
         count: u64,
     },
-    /// Throughput: a producer and a consumer thread in this process (the Rust→Rust figure
-    /// across two cores); or, with --produce-only, just the producer for another process.
+    /// Throughput source: push `count` records (only `seq` written) in batches, as fast as
+    /// the consumer lets it.
+    Source {
+        #[arg(long)]
+        ring: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 256)]
+        batch: u64,
+    },
+    /// Throughput sink: pop `count` records in batches, summing `seq` (checked), and report
+    /// the rate from the first record to the last.
+    Sink {
+        #[arg(long)]
+        ring: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 256)]
+        batch: u64,
+    },
+    /// Throughput: a producer and a consumer thread in this process, over the same
+    /// shared-memory ring (the Rust→Rust figure across two cores).
     Throughput {
         #[arg(long)]
         ring: String,
@@ -211,7 +231,14 @@ fn run(cmd: Cmd) -> Res {
             record,
             container,
             seed,
-        } => with_record(&record, PatternOp::Write { segment, container, seed }),
+        } => with_record(
+            &record,
+            PatternOp::Write {
+                segment,
+                container,
+                seed,
+            },
+        ),
         Cmd::PatternCheck {
             segment,
             record,
@@ -241,6 +268,17 @@ fn run(cmd: Cmd) -> Res {
             wait,
         } => echo(&inp, &out, count, warmup, wait.into()),
         Cmd::Throughput { ring, count, batch } => throughput(&ring, count, batch),
+        Cmd::Source { ring, count, batch } => {
+            let mut tx = Producer::<ProbeRecord>::attach(&ring, None).map_err(|e| e.to_string())?;
+            source(&mut tx, count, batch);
+            Ok(json!({"produced": count}))
+        }
+        Cmd::Sink { ring, count, batch } => {
+            let mut rx = Consumer::<ProbeRecord>::attach(&ring, None).map_err(|e| e.to_string())?;
+            let (ns, sum) = sink(&mut rx, count, batch);
+            check_seq_sum(sum, count)?;
+            Ok(json!({"records": count, "ns": ns, "records_per_s": count as f64 * 1e9 / ns as f64}))
+        }
     }
 }
 
@@ -391,7 +429,10 @@ fn pattern<T: Record>(op: PatternOp) -> Res {
             if bad.is_empty() {
                 Ok(json!({"checked": T::NAME, "fields": T::FIELDS.len()}))
             } else {
-                Err(format!("{}: fields differ from the pattern: {bad:?}", T::NAME))
+                Err(format!(
+                    "{}: fields differ from the pattern: {bad:?}",
+                    T::NAME
+                ))
             }
         }
     }
@@ -419,7 +460,9 @@ fn ping(out: &str, back: &str, count: u64, wait: WaitStrategy) -> Res {
         }
         let _ = rtt.record(monotonic_ns() - t);
     }
-    Ok(json!({"pings": count, "rtt_p50_ns": rtt.value_at_quantile(0.5), "rtt_p99_ns": rtt.value_at_quantile(0.99)}))
+    Ok(
+        json!({"pings": count, "rtt_p50_ns": rtt.value_at_quantile(0.5), "rtt_p99_ns": rtt.value_at_quantile(0.99)}),
+    )
 }
 
 fn echo(inp: &str, out: &str, count: u64, warmup: u64, wait: WaitStrategy) -> Res {
@@ -448,22 +491,7 @@ fn echo(inp: &str, out: &str, count: u64, warmup: u64, wait: WaitStrategy) -> Re
     }))
 }
 
-fn throughput(ring: &str, count: u64, batch: u64) -> Res {
-    let mut tx = Producer::<ProbeRecord>::attach(ring, None).map_err(|e| e.to_string())?;
-    let mut rx = Consumer::<ProbeRecord>::attach(ring, None).map_err(|e| e.to_string())?;
-    let consumer = std::thread::spawn(move || {
-        let mut got = 0u64;
-        let mut sum = 0u64;
-        let t0 = monotonic_ns();
-        while got < count {
-            let n = rx.pop_batch_with(batch, |r, _| sum = sum.wrapping_add(r.seq));
-            if n == 0 {
-                std::hint::spin_loop();
-            }
-            got += n;
-        }
-        (monotonic_ns() - t0, sum)
-    });
+fn source(tx: &mut Producer<ProbeRecord>, count: u64, batch: u64) {
     let mut next = 0u64;
     while next < count {
         let n = tx.push_batch_with(batch.min(count - next), |slot, _| {
@@ -475,11 +503,43 @@ fn throughput(ring: &str, count: u64, batch: u64) -> Res {
             std::hint::spin_loop();
         }
     }
-    let (ns, sum) = consumer.join().map_err(|_| "consumer thread panicked")?;
-    let expect = count.wrapping_mul(count.wrapping_sub(1)) / 2;
-    if sum != expect {
-        return Err(format!("checksum of seqs {sum} != {expect}"));
+}
+
+/// Returns (ns from the first record to the last, sum of seqs).
+fn sink(rx: &mut Consumer<ProbeRecord>, count: u64, batch: u64) -> (u64, u64) {
+    let mut got = 0u64;
+    let mut sum = 0u64;
+    let mut t0 = 0;
+    while got < count {
+        let n = rx.pop_batch_with(batch, |r, _| sum = sum.wrapping_add(r.seq));
+        if n == 0 {
+            std::hint::spin_loop();
+        } else if t0 == 0 {
+            t0 = monotonic_ns();
+        }
+        got += n;
     }
+    (monotonic_ns() - t0, sum)
+}
+
+fn check_seq_sum(sum: u64, count: u64) -> Result<(), String> {
+    let expect = count.wrapping_mul(count.wrapping_sub(1)) / 2;
+    if sum == expect {
+        Ok(())
+    } else {
+        Err(format!(
+            "sum of seqs {sum} != {expect}: records lost or repeated"
+        ))
+    }
+}
+
+fn throughput(ring: &str, count: u64, batch: u64) -> Res {
+    let mut tx = Producer::<ProbeRecord>::attach(ring, None).map_err(|e| e.to_string())?;
+    let mut rx = Consumer::<ProbeRecord>::attach(ring, None).map_err(|e| e.to_string())?;
+    let consumer = std::thread::spawn(move || sink(&mut rx, count, batch));
+    source(&mut tx, count, batch);
+    let (ns, sum) = consumer.join().map_err(|_| "consumer thread panicked")?;
+    check_seq_sum(sum, count)?;
     Ok(json!({"records": count, "ns": ns, "records_per_s": count as f64 * 1e9 / ns as f64}))
 }
 

@@ -1,0 +1,51 @@
+# One entry point for developers and CI (.ci/run calls `make test`).
+#   make run        install and run the main job (the ring benchmark, until `start` lands)
+#   make test       install what tests need, then lint and run every test tier but the slow one
+#   make test-slow  the same plus the slow tier
+#   make bench      ring benchmark + pytest-benchmark micro-benchmarks
+SHELL := /bin/bash
+PY ?= python3
+CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
+# The extension's build script builds the executables for the Python package; plain cargo
+# builds of the workspace (clippy, tests) do not need that.
+export PHANTOM_SKIP_BINS := 1
+
+.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench clean
+
+build-dev:
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e .
+
+install-test:
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install '.[test]'
+
+run:
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install . && phantom-pipeline bench
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(PY) -m ruff check strategy tests bench
+	$(PY) -m ruff format --check strategy tests bench
+	$(PY) -m mypy
+
+test-rust:
+	$(CARGO_TEST) --workspace --exclude phantom-native
+
+loom:
+	RUSTFLAGS="--cfg loom" cargo test -p phantom-ringbuf --test loom --release --target-dir target/loom
+
+test-python:
+	$(PY) -m pytest tests bench --benchmark-disable
+
+test: install-test lint test-rust loom test-python
+
+test-slow: install-test lint test-rust loom
+	PHANTOM_SLOW=1 $(PY) -m pytest tests bench --benchmark-disable
+
+bench:
+	phantom-pipeline bench
+	$(PY) -m pytest bench --benchmark-only
+
+clean:
+	cargo clean
+	phantom-pipeline clean || true
