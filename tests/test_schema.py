@@ -57,7 +57,7 @@ def test_numpy_offsets_and_sizes_equal_rusts_offset_of_and_size_of(record: str) 
     assert dt.itemsize == spec["size"]
     assert dt.itemsize % 64 == 0
     assert list(dt.names or ()) == [f[0] for f in spec["fields"]]
-    for name, code, count, offset, elem_size in spec["fields"]:
+    for name, code, count, offset, elem_size, _doc in spec["fields"]:
         fdt, off = dt.fields[name][:2]  # type: ignore[index]
         assert off == offset, name
         assert fdt.base.str == np.dtype(code).str, name

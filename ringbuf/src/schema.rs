@@ -20,6 +20,8 @@ pub struct FieldDesc {
     pub offset: u32,
     /// Bytes per element.
     pub elem_size: u32,
+    /// The field's doc comment (not part of the layout hash).
+    pub doc: &'static str,
 }
 
 /// Rust types that have a numpy equivalent, and a deterministic fill pattern used by the
@@ -292,6 +294,7 @@ pub fn layout_hash_of<'a>(
 }
 
 /// Declare a schema record: a `#[repr(C, align(64))]` struct plus its [`Record`] impl.
+/// Fields take doc comments only (they become [`FieldDesc::doc`]).
 ///
 /// ```
 /// phantom_ringbuf::record! {
@@ -312,13 +315,13 @@ macro_rules! record {
     (
         $(#[$meta:meta])*
         pub struct $name:ident ($id:expr) {
-            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+            $( $(#[doc = $fdoc:literal])* pub $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
         $(#[$meta])*
         #[repr(C, align(64))]
         pub struct $name {
-            $( $(#[$fmeta])* pub $field: $ty, )*
+            $( $(#[doc = $fdoc])* pub $field: $ty, )*
         }
 
         // SAFETY: the struct above is repr(C) and (by the macro's use in this crate) made of
@@ -333,6 +336,7 @@ macro_rules! record {
                     count: <$ty as $crate::schema::NpyField>::COUNT,
                     offset: core::mem::offset_of!($name, $field) as u32,
                     elem_size: <$ty as $crate::schema::NpyField>::ELEM_SIZE,
+                    doc: concat!($($fdoc),*),
                 }, )*
             ];
 

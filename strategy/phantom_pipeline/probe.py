@@ -143,7 +143,10 @@ def echo_probes(
         if ringops.wait_available(st_in, strategy, 2000, 16, 100_000_000, 60_000_000_000) == 0:
             return i
         rec = slots_in[st_in[ringops.ST_OWN] & mask_in]
-        latencies[i] = monotonic_ns() - np.int64(rec.t_send_ns)
+        # Read the record before taking the time, as the Rust echo does: the slot's cache
+        # line crossing cores is part of the latency.
+        t_send = np.int64(rec.t_send_ns)
+        latencies[i] = monotonic_ns() - t_send
         while ringops.writable(st_out, 1) == 0:
             cpu_pause()
         out = slots_out[st_out[ringops.ST_OWN] & mask_out]

@@ -32,7 +32,7 @@ def _build_dtype(name: str) -> np.dtype[np.void]:
     names: list[str] = []
     formats: list[Any] = []
     offsets: list[int] = []
-    for fname, code, count, offset, _elem_size in spec["fields"]:
+    for fname, code, count, offset, _elem_size, _doc in spec["fields"]:
         names.append(fname)
         formats.append(np.dtype(code) if count == 1 else (np.dtype(code), (count,)))
         offsets.append(offset)
@@ -143,3 +143,36 @@ def pattern_mismatches(rec: np.void | np.ndarray[Any, Any], seed: int) -> list[s
         if not np.array_equal(np.asarray(rec[fname]).reshape(-1), vals.reshape(-1)):
             bad.append(fname)
     return bad
+
+
+def markdown() -> str:
+    """The record tables of ``docs/records.md``, generated from the Rust schema (a test keeps
+    the committed file equal to this output)."""
+    lines = [
+        "# Record layouts",
+        "",
+        "Generated from the Rust schema (`ringbuf/src/records.rs`) by",
+        "`python -m phantom_pipeline.schema > docs/records.md`; `tests/test_docs.py` fails if",
+        "this file and the code disagree. Offsets in bytes; little-endian; `_`-prefixed fields",
+        "are padding or reserved.",
+        "",
+    ]
+    for name in ("SegmentHeader", *RECORD_NAMES):
+        spec = _SCHEMA[name]
+        lines += [
+            f"## {name}",
+            "",
+            f"size {spec['size']} bytes, layout_hash `{spec['layout_hash']:#018x}`",
+            "",
+            "| offset | field | numpy type | count | meaning |",
+            "|---:|---|---|---:|---|",
+        ]
+        for fname, code, count, offset, _, doc in spec["fields"]:
+            meaning = " ".join(doc.split()).replace("|", "\\|")
+            lines.append(f"| {offset} | `{fname}` | `{code}` | {count} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -279,6 +279,7 @@ fn fields_of<R: Record>(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
                 f.count.into_pyobject(py)?.into_any(),
                 f.offset.into_pyobject(py)?.into_any(),
                 f.elem_size.into_pyobject(py)?.into_any(),
+                f.doc.trim().into_pyobject(py)?.into_any(),
             ],
         )?)?;
     }
@@ -287,7 +288,7 @@ fn fields_of<R: Record>(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// Every record's field table: `{name: {"id", "size", "layout_hash", "fields": [(name,
-/// dtype, count, offset, elem_size), ...]}}`.
+/// dtype, count, offset, elem_size, doc), ...]}}`.
 #[pyfunction]
 fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
