@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO
 from click.testing import CliRunner
 
+from conftest import REPO
 from phantom_pipeline import schema
 from phantom_pipeline.cli import main
 
