@@ -18,35 +18,21 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("direction", ["rust_to_numba", "numba_to_rust"])
 @pytest.mark.parametrize(("capacity", "start"), CASES)
-def test_rust_producer_to_numba_consumer_every_record_verified(
-    capacity: int, start: int, seg_name, procs: Procs
+def test_every_record_crosses_between_rust_and_numba_processes_verified(
+    direction: str, capacity: int, start: int, seg_name, procs: Procs
 ) -> None:
     name = seg_name("probe")
     create_ring(name, "ProbeRecord", capacity, initial_index=start)
-    consumer = procs.python(
-        "-m", "phantom_pipeline.probe", "consume", "--ring", name, "--count", str(COUNT)
-    )
-    producer = procs.ring_tool("produce", "--ring", name, "--count", str(COUNT))
-    prc, pout, perr = finish(producer)
-    crc, cout, cerr = finish(consumer)
-    assert prc == 0, perr
-    assert crc == 0, cerr
-    got = json.loads(cout)
-    assert got["consumed"] == COUNT and got["verified"] is True
-    assert got["head"] == start + COUNT == json.loads(pout)["tail"]
-
-
-@pytest.mark.parametrize(("capacity", "start"), CASES)
-def test_numba_producer_to_rust_consumer_every_record_verified(
-    capacity: int, start: int, seg_name, procs: Procs
-) -> None:
-    name = seg_name("probe")
-    create_ring(name, "ProbeRecord", capacity, initial_index=start)
-    consumer = procs.ring_tool("consume", "--ring", name, "--count", str(COUNT))
-    producer = procs.python(
-        "-m", "phantom_pipeline.probe", "produce", "--ring", name, "--count", str(COUNT)
-    )
+    args = ("--ring", name, "--count", str(COUNT))
+    probe = ("-m", "phantom_pipeline.probe")
+    if direction == "rust_to_numba":
+        consumer = procs.python(*probe, "consume", *args)
+        producer = procs.ring_tool("produce", *args)
+    else:
+        consumer = procs.ring_tool("consume", *args)
+        producer = procs.python(*probe, "produce", *args)
     prc, pout, perr = finish(producer)
     crc, cout, cerr = finish(consumer)
     assert prc == 0, perr

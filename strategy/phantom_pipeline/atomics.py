@@ -71,89 +71,57 @@ def _addr_ok(addr: types.Type) -> bool:
     return isinstance(addr, types.Integer)
 
 
-@intrinsic
-def load_acquire_i64(typingctx: Any, addr: types.Type) -> Any:
-    """Atomic 64-bit load with acquire ordering."""
-    if not _addr_ok(addr):
-        return None
+def _atomic_load(bits: int, ordering: str, doc: str) -> Any:
+    """An intrinsic ``f(addr) -> int64``: an atomic ``bits``-wide load (zero-extended)."""
+    ity = ir.IntType(bits)
 
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        return builder.load_atomic(_ptr(builder, a, _I64), "acquire", 8)
+    @intrinsic
+    def load(typingctx: Any, addr: types.Type) -> Any:
+        if not _addr_ok(addr):
+            return None
 
-    return types.int64(addr), codegen
+        def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
+            a = _as_i64(context, builder, args[0], sig.args[0])
+            v = builder.load_atomic(_ptr(builder, a, ity), ordering, bits // 8)
+            return v if bits == 64 else builder.zext(v, _I64)
 
+        return types.int64(addr), codegen
 
-@intrinsic
-def load_relaxed_i64(typingctx: Any, addr: types.Type) -> Any:
-    """Atomic 64-bit load, monotonic (relaxed) ordering: never hoisted, never torn."""
-    if not _addr_ok(addr):
-        return None
-
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        return builder.load_atomic(_ptr(builder, a, _I64), "monotonic", 8)
-
-    return types.int64(addr), codegen
+    load.__doc__ = doc
+    return load
 
 
-@intrinsic
-def store_release_i64(typingctx: Any, addr: types.Type, val: types.Type) -> Any:
-    """Atomic 64-bit store with release ordering."""
-    if not (_addr_ok(addr) and isinstance(val, types.Integer)):
-        return None
+def _atomic_store(bits: int, ordering: str, doc: str) -> Any:
+    """An intrinsic ``f(addr, value)``: an atomic ``bits``-wide store (value truncated)."""
+    ity = ir.IntType(bits)
 
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        v = _as_i64(context, builder, args[1], sig.args[1])
-        builder.store_atomic(v, _ptr(builder, a, _I64), "release", 8)
-        return context.get_dummy_value()
+    @intrinsic
+    def store(typingctx: Any, addr: types.Type, val: types.Type) -> Any:
+        if not (_addr_ok(addr) and isinstance(val, types.Integer)):
+            return None
 
-    return types.none(addr, val), codegen
+        def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
+            a = _as_i64(context, builder, args[0], sig.args[0])
+            v = _as_i64(context, builder, args[1], sig.args[1])
+            if bits != 64:
+                v = builder.trunc(v, ity)
+            builder.store_atomic(v, _ptr(builder, a, ity), ordering, bits // 8)
+            return context.get_dummy_value()
 
+        return types.none(addr, val), codegen
 
-@intrinsic
-def store_relaxed_i64(typingctx: Any, addr: types.Type, val: types.Type) -> Any:
-    """Atomic 64-bit store, relaxed ordering."""
-    if not (_addr_ok(addr) and isinstance(val, types.Integer)):
-        return None
-
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        v = _as_i64(context, builder, args[1], sig.args[1])
-        builder.store_atomic(v, _ptr(builder, a, _I64), "monotonic", 8)
-        return context.get_dummy_value()
-
-    return types.none(addr, val), codegen
+    store.__doc__ = doc
+    return store
 
 
-@intrinsic
-def load_relaxed_u32(typingctx: Any, addr: types.Type) -> Any:
-    """Atomic 32-bit load, relaxed; returned as int64."""
-    if not _addr_ok(addr):
-        return None
-
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        v = builder.load_atomic(_ptr(builder, a, _I32), "monotonic", 4)
-        return builder.zext(v, _I64)
-
-    return types.int64(addr), codegen
-
-
-@intrinsic
-def store_relaxed_u32(typingctx: Any, addr: types.Type, val: types.Type) -> Any:
-    """Atomic 32-bit store, relaxed."""
-    if not (_addr_ok(addr) and isinstance(val, types.Integer)):
-        return None
-
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        v = builder.trunc(_as_i64(context, builder, args[1], sig.args[1]), _I32)
-        builder.store_atomic(v, _ptr(builder, a, _I32), "monotonic", 4)
-        return context.get_dummy_value()
-
-    return types.none(addr, val), codegen
+load_acquire_i64 = _atomic_load(64, "acquire", "Atomic 64-bit load with acquire ordering.")
+load_relaxed_i64 = _atomic_load(
+    64, "monotonic", "Atomic 64-bit load, relaxed: never hoisted out of a loop, never torn."
+)
+load_relaxed_u32 = _atomic_load(32, "monotonic", "Atomic 32-bit load, relaxed, as int64.")
+store_release_i64 = _atomic_store(64, "release", "Atomic 64-bit store with release ordering.")
+store_relaxed_i64 = _atomic_store(64, "monotonic", "Atomic 64-bit store, relaxed.")
+store_relaxed_u32 = _atomic_store(32, "monotonic", "Atomic 32-bit store, relaxed.")
 
 
 @intrinsic
