@@ -387,9 +387,41 @@ record! {
         pub strategy_intents: AtomicU64,
         /// Strategy: params version applied.
         pub strategy_params_version: AtomicU64,
-        /// Restarts: feeder, signer, strategy.
+        /// Restarts: feeder, signer, strategy (index 3 unused).
         pub restarts: [u32; 4],
+        /// One of [`lease_state`].
+        pub lease_state: AtomicU32,
+        /// Pid of the strategy process holding the lease (0: none).
+        pub lease_holder_pid: AtomicU32,
+        /// Pid of the strategy process asking for the lease in a swap (0: none).
+        pub swap_candidate_pid: AtomicU32,
+        /// Params file generation: bumped by `phantom-pipeline params`; the strategy reloads
+        /// when it differs from `strategy_params_version`.
+        pub params_generation: AtomicU32,
+        /// When the candidate asked the holder to step down (CLOCK_MONOTONIC ns).
+        pub swap_t_request_ns: AtomicU64,
+        /// When the holder had stepped down (its last ring write done).
+        pub swap_t_released_ns: AtomicU64,
+        /// When the candidate took the lease (before its first ring write).
+        pub swap_t_acquired_ns: AtomicU64,
+        /// `MODULE:CLASS` of the strategy holding the lease, NUL-padded UTF-8.
+        pub strategy_name: [u8; 96],
+        /// Params file to load at `params_generation`, NUL-padded UTF-8 path.
+        pub params_path: [u8; 256],
     }
+}
+
+/// `ControlBlock.lease_state` values: the strategy lease of DESIGN §5.
+pub mod lease_state {
+    /// No strategy holds the lease (start-up).
+    pub const FREE: u32 = 0;
+    /// A strategy holds it (`lease_holder_pid`, epoch `lease_epoch`).
+    pub const HELD: u32 = 1;
+    /// A candidate asked the holder to step down after its current record.
+    pub const STEP_DOWN_REQUESTED: u32 = 2;
+    /// The holder stepped down (or was killed and reaped); `handover_*` are valid and no
+    /// process of the old epoch will write to a ring again.
+    pub const RELEASED: u32 = 3;
 }
 
 record! {

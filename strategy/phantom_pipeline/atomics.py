@@ -119,27 +119,45 @@ load_relaxed_i64 = _atomic_load(
     64, "monotonic", "Atomic 64-bit load, relaxed: never hoisted out of a loop, never torn."
 )
 load_relaxed_u32 = _atomic_load(32, "monotonic", "Atomic 32-bit load, relaxed, as int64.")
+load_acquire_u32 = _atomic_load(32, "acquire", "Atomic 32-bit load with acquire ordering.")
 store_release_i64 = _atomic_store(64, "release", "Atomic 64-bit store with release ordering.")
+store_release_u32 = _atomic_store(32, "release", "Atomic 32-bit store with release ordering.")
 store_relaxed_i64 = _atomic_store(64, "monotonic", "Atomic 64-bit store, relaxed.")
 store_relaxed_u32 = _atomic_store(32, "monotonic", "Atomic 32-bit store, relaxed.")
 
 
-@intrinsic
-def cas_i64(typingctx: Any, addr: types.Type, expected: types.Type, new: types.Type) -> Any:
-    """Atomic compare-exchange (acq_rel / acquire); returns the value found."""
-    if not (
-        _addr_ok(addr) and isinstance(expected, types.Integer) and isinstance(new, types.Integer)
-    ):
-        return None
+def _atomic_cas(bits: int, doc: str) -> Any:
+    """An intrinsic ``f(addr, expected, new) -> int64``: compare-exchange (acq_rel /
+    acquire) on a ``bits``-wide word, returning the value found."""
+    ity = ir.IntType(bits)
 
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        a = _as_i64(context, builder, args[0], sig.args[0])
-        e = _as_i64(context, builder, args[1], sig.args[1])
-        n = _as_i64(context, builder, args[2], sig.args[2])
-        pair = builder.cmpxchg(_ptr(builder, a, _I64), e, n, "acq_rel", "acquire")
-        return builder.extract_value(pair, 0)
+    @intrinsic
+    def cas(typingctx: Any, addr: types.Type, expected: types.Type, new: types.Type) -> Any:
+        if not (
+            _addr_ok(addr)
+            and isinstance(expected, types.Integer)
+            and isinstance(new, types.Integer)
+        ):
+            return None
 
-    return types.int64(addr, expected, new), codegen
+        def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
+            a = _as_i64(context, builder, args[0], sig.args[0])
+            e = _as_i64(context, builder, args[1], sig.args[1])
+            n = _as_i64(context, builder, args[2], sig.args[2])
+            if bits != 64:
+                e, n = builder.trunc(e, ity), builder.trunc(n, ity)
+            pair = builder.cmpxchg(_ptr(builder, a, ity), e, n, "acq_rel", "acquire")
+            found = builder.extract_value(pair, 0)
+            return found if bits == 64 else builder.zext(found, _I64)
+
+        return types.int64(addr, expected, new), codegen
+
+    cas.__doc__ = doc
+    return cas
+
+
+cas_i64 = _atomic_cas(64, "64-bit compare-exchange; returns the value found.")
+cas_u32 = _atomic_cas(32, "32-bit compare-exchange; returns the value found (as int64).")
 
 
 @intrinsic

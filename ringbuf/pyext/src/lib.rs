@@ -302,6 +302,63 @@ fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// The schema's named constants, `{group: {NAME: value}}`: `market_kind`, `pool_kind`,
+/// `exec_status`, `lease_state`, `intent_flags`.
+#[pyfunction]
+fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use phantom_ringbuf::records::{exec_status, intent_flags, lease_state, market_kind, pool_kind};
+    let groups: [(&str, &[(&str, u64)]); 5] = [
+        (
+            "market_kind",
+            &[
+                ("POOL_UPDATE", market_kind::POOL_UPDATE as u64),
+                ("SLOT", market_kind::SLOT as u64),
+                ("RESYNC", market_kind::RESYNC as u64),
+                ("GAP", market_kind::GAP as u64),
+                ("HEARTBEAT", market_kind::HEARTBEAT as u64),
+            ],
+        ),
+        (
+            "pool_kind",
+            &[
+                ("RAYDIUM_AMM_V4", pool_kind::RAYDIUM_AMM_V4 as u64),
+                ("RAYDIUM_CPMM", pool_kind::RAYDIUM_CPMM as u64),
+                ("ORCA_WHIRLPOOL", pool_kind::ORCA_WHIRLPOOL as u64),
+            ],
+        ),
+        (
+            "exec_status",
+            &[
+                ("ACCEPTED", exec_status::ACCEPTED as u64),
+                ("REJECTED", exec_status::REJECTED as u64),
+                ("SIGNED", exec_status::SIGNED as u64),
+                ("SENT", exec_status::SENT as u64),
+                ("LANDED", exec_status::LANDED as u64),
+                ("FAILED", exec_status::FAILED as u64),
+            ],
+        ),
+        (
+            "lease_state",
+            &[
+                ("FREE", lease_state::FREE as u64),
+                ("HELD", lease_state::HELD as u64),
+                ("STEP_DOWN_REQUESTED", lease_state::STEP_DOWN_REQUESTED as u64),
+                ("RELEASED", lease_state::RELEASED as u64),
+            ],
+        ),
+        ("intent_flags", &[("SIMULATE", intent_flags::SIMULATE as u64)]),
+    ];
+    let out = PyDict::new(py);
+    for (group, items) in groups {
+        let d = PyDict::new(py);
+        for (name, value) in items {
+            d.set_item(*name, *value)?;
+        }
+        out.set_item(group, d)?;
+    }
+    Ok(out)
+}
+
 /// `record_kind` header value for a record name and container.
 #[pyfunction]
 fn record_kind(record: &str, container: &str) -> PyResult<u32> {
@@ -373,6 +430,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Segment>()?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(constants, m)?)?;
     m.add_function(wrap_pyfunction!(record_kind, m)?)?;
     m.add_function(wrap_pyfunction!(describe_record_kind, m)?)?;
     m.add_function(wrap_pyfunction!(monotonic_ns, m)?)?;
