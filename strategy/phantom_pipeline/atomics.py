@@ -350,42 +350,52 @@ def mul_div_ceil_u64(typingctx: Any, a: types.Type, b: types.Type, c: types.Type
     return types.uint64(a, b, c), codegen
 
 
-@intrinsic
-def mul_div_u128(
-    typingctx: Any,
-    a_lo: types.Type,
-    a_hi: types.Type,
-    b_lo: types.Type,
-    b_hi: types.Type,
-    c_lo: types.Type,
-    c_hi: types.Type,
-) -> Any:
-    """``(a * b) // c`` for u128 values given as (lo, hi) u64 pairs; returns (lo, hi).
-
-    The product is computed in 256 bits, so it never overflows; the quotient is truncated
-    to 128 bits. ``c == 0`` returns (0, 0). For Whirlpool sqrt-price and liquidity maths.
-    """
-    if not all(isinstance(x, types.Integer) for x in (a_lo, a_hi, b_lo, b_hi, c_lo, c_hi)):
-        return None
+def _mul_div_u128(round_up: bool, doc: str) -> Any:
+    """An intrinsic ``f(a_lo, a_hi, b_lo, b_hi, c_lo, c_hi) -> (lo, hi)``: ``a * b / c`` on
+    u128 values given as (lo, hi) u64 pairs, rounded down or up, with a 256-bit product (no
+    overflow); the quotient is truncated to 128 bits; ``c == 0`` gives (0, 0)."""
     i256 = ir.IntType(256)
 
-    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
-        def join(lo: ir.Value, lt: Any, hi: ir.Value, ht: Any) -> ir.Value:
-            lo64 = builder.zext(context.cast(builder, lo, lt, types.uint64), i256)
-            hi64 = builder.zext(context.cast(builder, hi, ht, types.uint64), i256)
-            return builder.or_(lo64, builder.shl(hi64, ir.Constant(i256, 64)))
+    @intrinsic
+    def mul_div(
+        typingctx: Any,
+        a_lo: types.Type,
+        a_hi: types.Type,
+        b_lo: types.Type,
+        b_hi: types.Type,
+        c_lo: types.Type,
+        c_hi: types.Type,
+    ) -> Any:
+        if not all(isinstance(x, types.Integer) for x in (a_lo, a_hi, b_lo, b_hi, c_lo, c_hi)):
+            return None
 
-        t = sig.args
-        a = join(args[0], t[0], args[1], t[1])
-        b = join(args[2], t[2], args[3], t[3])
-        c = join(args[4], t[4], args[5], t[5])
-        is_zero = builder.icmp_unsigned("==", c, ir.Constant(i256, 0))
-        safe_c = builder.select(is_zero, ir.Constant(i256, 1), c)
-        q = builder.udiv(builder.mul(a, b), safe_c)
-        q = builder.select(is_zero, ir.Constant(i256, 0), q)
-        lo = builder.trunc(q, _I64)
-        hi = builder.trunc(builder.lshr(q, ir.Constant(i256, 64)), _I64)
-        return context.make_tuple(builder, sig.return_type, [lo, hi])
+        def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> ir.Value:
+            def join(lo: ir.Value, lt: Any, hi: ir.Value, ht: Any) -> ir.Value:
+                lo64 = builder.zext(context.cast(builder, lo, lt, types.uint64), i256)
+                hi64 = builder.zext(context.cast(builder, hi, ht, types.uint64), i256)
+                return builder.or_(lo64, builder.shl(hi64, ir.Constant(i256, 64)))
 
-    ret = types.UniTuple(types.uint64, 2)
-    return ret(a_lo, a_hi, b_lo, b_hi, c_lo, c_hi), codegen
+            t = sig.args
+            a = join(args[0], t[0], args[1], t[1])
+            b = join(args[2], t[2], args[3], t[3])
+            c = join(args[4], t[4], args[5], t[5])
+            is_zero = builder.icmp_unsigned("==", c, ir.Constant(i256, 0))
+            safe_c = builder.select(is_zero, ir.Constant(i256, 1), c)
+            num = builder.mul(a, b)
+            if round_up:
+                num = builder.add(num, builder.sub(safe_c, ir.Constant(i256, 1)))
+            q = builder.udiv(num, safe_c)
+            q = builder.select(is_zero, ir.Constant(i256, 0), q)
+            lo = builder.trunc(q, _I64)
+            hi = builder.trunc(builder.lshr(q, ir.Constant(i256, 64)), _I64)
+            return context.make_tuple(builder, sig.return_type, [lo, hi])
+
+        ret = types.UniTuple(types.uint64, 2)
+        return ret(a_lo, a_hi, b_lo, b_hi, c_lo, c_hi), codegen
+
+    mul_div.__doc__ = doc
+    return mul_div
+
+
+mul_div_u128 = _mul_div_u128(False, "floor(a * b / c) on u128 (lo, hi) pairs; see the factory.")
+mul_div_ceil_u128 = _mul_div_u128(True, "ceil(a * b / c) on u128 (lo, hi) pairs; see the factory.")

@@ -103,6 +103,7 @@ class Options:
     instance: str
     strategy: str
     params: Path | None
+    config: Path | None
     wait: str
     batch: int
     lease_timeout_s: float
@@ -123,6 +124,22 @@ def load_params(cls: type[Strategy], path: Path | None) -> Any:
     if not isinstance(table, dict):
         raise StrategyError(f"params file {path}: [params] must be a table")
     return cls.parse_params(table)
+
+
+def load_routes(path: Path | None) -> list[dict[str, Any]]:
+    """The ``[[routes]]`` of the instance config (route id = position), or none."""
+    if path is None:
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise StrategyError(f"config file {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise StrategyError(f"config file {path}: not valid TOML: {e}") from e
+    routes = data.get("routes", [])
+    if not isinstance(routes, list) or not all(isinstance(r, dict) for r in routes):
+        raise StrategyError(f"config file {path}: routes must be an array of tables ([[routes]])")
+    return routes
 
 
 class Kernel:
@@ -199,7 +216,7 @@ class Runtime:
         """Everything that can fail before the lease: strategy, params, segments, JIT."""
         o = self.opts
         self.cls = load_strategy_class(o.strategy)
-        self.strategy = self.cls(load_params(self.cls, o.params))
+        self.strategy = self.cls(load_params(self.cls, o.params), load_routes(o.config))
         inst = o.instance
         self.control = Control.attach(segment_name(inst, "control"))
         self.pools = attach_table(segment_name(inst, "pools"), "PoolState")
@@ -364,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instance", default="default")
     ap.add_argument("--strategy", required=True, help="MODULE:CLASS")
     ap.add_argument("--params", type=Path, default=None, help="TOML file ([params] table)")
+    ap.add_argument("--config", type=Path, default=None, help="instance config ([[routes]])")
     ap.add_argument("--wait", choices=["spin", "adaptive"], default="adaptive")
     ap.add_argument("--batch", type=int, default=256, help="ticks per numba batch at most")
     ap.add_argument("--lease-timeout-s", type=float, default=30.0)
@@ -373,8 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format=f"%(asctime)s strategy[{os.getpid()}] %(levelname)s %(message)s"
     )
     opts = Options(
-        a.instance, a.strategy, a.params, a.wait, a.batch, a.lease_timeout_s, a.idle_timeout_ms
-    )
+        a.instance, a.strategy, a.params, a.config, a.wait, a.batch, a.lease_timeout_s,
+        a.idle_timeout_ms,
+    )  # fmt: skip
     return Runtime(opts).run()
 
 

@@ -55,19 +55,25 @@ class StrategyError(Exception):
     """A strategy could not be loaded, configured or compiled; the message says why."""
 
 
+@dataclasses.dataclass
+class NoParams:
+    """A strategy without parameters."""
+
+
 class Strategy:
     """Base class of strategies. Subclasses set ``Params`` (a dataclass) and ``kernel``."""
 
-    @dataclasses.dataclass
-    class Params:
-        """No params."""
-
+    Params: ClassVar[type[Any]] = NoParams
     kernel: ClassVar[Any] = None
     #: Intents one tick may produce at most (size of ``out``).
     max_intents_per_tick: ClassVar[int] = 4
 
-    def __init__(self, params: Any | None = None) -> None:
+    def __init__(
+        self, params: Any | None = None, routes: list[dict[str, Any]] | None = None
+    ) -> None:
         self.params = params if params is not None else self.Params()
+        #: The instance's ``[[routes]]`` (route id = position), for strategies that trade them.
+        self.routes: list[dict[str, Any]] = list(routes or [])
 
     def make_state(self, n_pools: int) -> np.ndarray[Any, Any]:
         """The strategy's own state array (default: one int64 per pool)."""
