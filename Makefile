@@ -24,8 +24,8 @@ run:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(PY) -m ruff check strategy tests bench
-	$(PY) -m ruff format --check strategy tests bench
+	$(PY) -m ruff check strategy tests bench examples
+	$(PY) -m ruff format --check strategy tests bench examples
 	$(PY) -m mypy
 
 test-rust:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
+from conftest import REPO
 from phantom_pipeline import amm
 from phantom_pipeline.constants import (
     MARKET_POOL_UPDATE,
@@ -266,3 +267,24 @@ def test_triangular_arb_trades_only_three_leg_routes() -> None:
     assert int(o["route_id"]) == 1
     assert [int(v) for v in o["amount_in"][1:]] == [int(o["min_out"][0]), int(o["min_out"][1])]
     assert int(o["min_out"][2]) >= int(o["amount_in"][0]) + 1
+
+
+def test_the_example_strategy_loads_compiles_and_trades(tmp_path: Any) -> None:
+    import sys
+
+    from phantom_pipeline.runtime import load_params
+    from phantom_pipeline.strategy import load_strategy_class
+
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        cls = load_strategy_class("my_strategy:MyStrategy")
+        s = cls(load_params(cls, REPO / "examples" / "my_strategy.toml"))
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    pools = _pool(POOL_RAYDIUM_AMM_V4, 10**12, 150 * 10**12)
+    state, params = s.make_state(1), s.params_array()
+    out = np.zeros(1, dtype=ORDER_INTENT)
+    assert _run(cls.kernel, _tick(0)[0], pools, state, params, out) == 0  # first sight
+    pools["reserve_b"] = 149 * 10**12  # A got 0.67 % cheaper: above the 50 bps trigger
+    assert _run(cls.kernel, _tick(0)[0], pools, state, params, out) == 1
+    assert int(out[0]["amount_in"][0]) == 1_000_000
