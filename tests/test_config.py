@@ -1,0 +1,90 @@
+"""Config validation: every error names the key and the problem; spin needs its cores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phantom_pipeline.config import (
+    ConfigError,
+    check_spinners,
+    load,
+    parse,
+    parse_cpus,
+    usable_cpus,
+)
+
+GOOD = """
+[supervisor]
+market_capacity = 1024
+[strategy]
+name = "phantom_pipeline.strategies.echo:EchoStrategy"
+wait = "adaptive"
+params = { route_base = 3 }
+[feeder]
+wait = "spin"
+[[pools]]
+kind = "raydium_amm_v4"
+[[routes]]
+legs = [{ pool = 0, direction = "a_to_b" }]
+"""
+
+
+def test_a_good_config_parses_with_defaults_filled_in() -> None:
+    c = parse(GOOD)
+    assert c.supervisor.market_capacity == 1024 and c.supervisor.intents_capacity == 4096
+    assert c.strategy.params == {"route_base": 3}
+    assert c.n_pools == 1 and c.spinners() == ["feeder"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[supervisr]\n", "supervisr: unknown top-level key"),
+        ("[supervisor]\nmarket_capacty = 8\n", "supervisor.market_capacty: unknown key"),
+        (
+            "[supervisor]\nmarket_capacity = 1000\n",
+            "supervisor.market_capacity: must be a power of two, got 1000",
+        ),
+        ("[supervisor]\nmlock = 1\n", "supervisor.mlock: expected bool, got int"),
+        (
+            "[supervisor]\nswap_timeout_ms = true\n",
+            "supervisor.swap_timeout_ms: expected an integer",
+        ),
+        ('[strategy]\nname = "nocolon"\n', "strategy.name: expected MODULE:CLASS"),
+        ('[strategy]\nwait = "busy"\n', 'strategy.wait: expected "spin" or "adaptive"'),
+        ("pools = 3\n", "pools: must be an array of tables"),
+        ("[supervisor\n", "not valid TOML"),
+        (
+            "[supervisor]\nrestart_backoff_min_ms = 50\nrestart_backoff_max_ms = 10\n",
+            "restart_backoff_min_ms: must not exceed",
+        ),
+    ],
+)
+def test_every_bad_config_is_refused_naming_the_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(text)
+
+
+def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load(tmp_path / "nope.toml")
+
+
+def test_spin_is_refused_without_a_core_per_spinner() -> None:
+    c = parse('[strategy]\nwait = "spin"\n[feeder]\nwait = "spin"\n[signer]\nwait = "spin"\n')
+    with pytest.raises(ConfigError, match=r"needs 3 cores of their own, but only 2"):
+        check_spinners(c, [0, 1])
+    check_spinners(c, [0, 1, 2])
+    check_spinners(parse(""), [0])
+
+
+def test_cpu_lists_parse_and_are_checked_against_the_affinity_mask() -> None:
+    assert parse_cpus("0,2-4") == [0, 2, 3, 4]
+    assert parse_cpus(None) is None
+    with pytest.raises(ConfigError, match="not a CPU number"):
+        parse_cpus("a-b")
+    with pytest.raises(ConfigError, match="not available"):
+        usable_cpus([10_000])
+    assert usable_cpus(None)
