@@ -385,6 +385,8 @@ record! {
         pub strategy_ticks_skipped: AtomicU64,
         /// Strategy: intents written.
         pub strategy_intents: AtomicU64,
+        /// Strategy: intents dropped because the intents ring stayed full (signer stalled).
+        pub strategy_intents_dropped: AtomicU64,
         /// Strategy: params version applied.
         pub strategy_params_version: AtomicU64,
         /// Restarts: feeder, signer, strategy (index 3 unused).

@@ -9,8 +9,10 @@ unchanged one loads from numba's cache in milliseconds (what makes a swap fast).
 ``run_batch`` waits for market records (spin or adaptive), and for each: refreshes the local
 copy of the pool it names from the seqlock table (all pools after a ``Resync``), calls the
 kernel, stamps and publishes the intents it wrote, then releases the batch with one store.
-It returns to Python after at most ``max_ticks`` records or on a wait timeout, so control
-(stop, swap, params) is never more than one batch away.
+It returns to Python after at most ``max_ticks`` records, on a wait timeout, or right after
+a tick whose intents found the intents ring full for ``full_timeout_ns`` (those intents are
+dropped and counted: a stalled signer must not stall the strategy's control loop), so
+control (stop, swap, params) is never more than one batch away.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def run_batch(mkt, mkt_slots, pools_addr, pool_size, pools_words, pools, state, 
     imask = intents[ringops.ST_CAP] - 1
     n_pools = pools.shape[0]
     base = mkt[ringops.ST_OWN]
+    done = 0
+    blocked = False
     for j in range(k):
         t_read = monotonic_ns()
         seq = base + j
@@ -80,18 +84,15 @@ def run_batch(mkt, mkt_slots, pools_addr, pool_size, pools_words, pools, state, 
         nout = _kernel(tick, pools, state, params, out)
         nout = max(0, min(nout, out.shape[0]))
         for i in range(nout):
-            waited = 0
-            deadline = 0
-            while ringops.writable(intents, 1) == 0:
-                cpu_pause()
-                waited += 1
-                if (waited & 1023) == 0:
-                    now = monotonic_ns()
-                    if deadline == 0:
-                        deadline = now + full_timeout_ns
-                    elif now > deadline:
+            if not blocked and ringops.writable(intents, 1) == 0:
+                deadline = monotonic_ns() + full_timeout_ns
+                while ringops.writable(intents, 1) == 0:
+                    cpu_pause()
+                    if monotonic_ns() > deadline:
+                        blocked = True
                         break
-            if ringops.writable(intents, 1) == 0:
+            if blocked:
+                # The signer is not consuming: drop (counted) rather than stall the loop.
                 counters[{C_INTENTS_DROPPED}] += 1
                 continue
             iseq = intents[ringops.ST_OWN]
@@ -109,8 +110,12 @@ def run_batch(mkt, mkt_slots, pools_addr, pool_size, pools_words, pools, state, 
             counters[{C_INTENTS}] += 1
         counters[{C_TICKS}] += 1
         counters[{C_LAST_TICK}] = seq
-    ringops.release(mkt, k)
-    return k
+        done = j + 1
+        if blocked:
+            # Back to Python after this tick: control (stop, swap) must stay responsive.
+            break
+    ringops.release(mkt, done)
+    return done
 '''
 
 

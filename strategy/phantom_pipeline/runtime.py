@@ -73,6 +73,9 @@ from phantom_pipeline.strategy import Strategy, StrategyError, fill_params, load
 
 log = logging.getLogger("phantom.strategy")
 
+#: How long an intent waits for room in a full intents ring before it is dropped (counted).
+INTENTS_FULL_TIMEOUT_NS = 2_000_000
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_NO_LEASE = 3
@@ -172,7 +175,7 @@ class Kernel:
                 mkt.state, mkt.slots, pools.address + HEADER_SIZE, pools.record_size, words,
                 pools_local, self.state, self.params, self.out, self.out_bytes,
                 intents.state, intents.slots, intents.slot_bytes, epoch, opts.batch,
-                wait_kind, 2000, 16, 50_000_000, timeout_ns, 1_000_000_000, self.counters,
+                wait_kind, 2000, 16, 50_000_000, timeout_ns, INTENTS_FULL_TIMEOUT_NS, self.counters,
             )
         )  # fmt: skip
 
@@ -321,7 +324,11 @@ class Runtime:
             now = _native.monotonic_ns()
             c.store("hb_strategy_ns", now)
             mkt.heartbeat()
-            for name, idx in (("strategy_ticks", C_TICKS), ("strategy_intents", C_INTENTS)):
+            for name, idx in (
+                ("strategy_ticks", C_TICKS),
+                ("strategy_intents", C_INTENTS),
+                ("strategy_intents_dropped", C_INTENTS_DROPPED),
+            ):
                 delta = int(k.counters[idx] - reported[idx])
                 if delta:
                     c.add(name, delta)

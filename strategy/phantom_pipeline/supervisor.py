@@ -1,0 +1,463 @@
+"""The supervisor: creates an instance's segments, starts feeder, signer and strategy as
+separate processes, pins them, restarts the ones that die (exponential backoff with jitter),
+watches heartbeats, performs hot swaps, and removes the segments on stop. It is not on the
+hot path: it polls every few milliseconds and talks to the CLI over a Unix socket in the
+instance's run directory (JSON, one request and one reply per connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from phantom_pipeline import _native
+from phantom_pipeline.binaries import executable
+from phantom_pipeline.config import Config, ConfigError
+from phantom_pipeline.constants import LEASE_HELD, LEASE_RELEASED, LEASE_STEP_DOWN_REQUESTED
+from phantom_pipeline.instance import InstanceSegments
+from phantom_pipeline.runtime import force_release
+
+log = logging.getLogger("phantom.supervisor")
+
+PROCESSES = ("feeder", "signer", "strategy")
+
+
+def run_dir(instance: str) -> Path:
+    """Private (0700) directory of an instance: socket, logs, params files, dry-run key."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/phantom-pipeline-{os.getuid()}"
+    path = Path(base) / "phantom-pipeline" / instance
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def socket_path(instance: str) -> Path:
+    return run_dir(instance) / "supervisor.sock"
+
+
+class SupervisorError(Exception):
+    """A supervisor operation failed; the message says why."""
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    cpu: int | None
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff_ms: int = 0
+    restart_at: float = 0.0
+    started_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def spawn(self) -> None:
+        cpu = self.cpu
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+
+        def pin() -> None:
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                preexec_fn=pin,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+        finally:
+            logf.close()
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_and_reap(self, timeout: float = 30.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout)
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+
+class Supervisor:
+    """Runs one instance."""
+
+    def __init__(
+        self, config: Config, instance: str, cpus: list[int] | None, live: bool = False
+    ) -> None:
+        self.config = config
+        self.instance = instance
+        self.cpus = cpus
+        self.live = live
+        self.dir = run_dir(instance)
+        self.children: dict[str, Child] = {}
+        self.segments: InstanceSegments | None = None
+        self.sock: socket.socket | None = None
+        self.stopping = False
+
+    # ------------------------------------------------------------------ set-up
+
+    def _cpu_for(self, index: int) -> int | None:
+        if not self.cpus:
+            return None
+        return self.cpus[index % len(self.cpus)]
+
+    def _strategy_argv(self, name: str, params: dict[str, Any] | Path | None) -> list[str]:
+        argv = [sys.executable, "-m", "phantom_pipeline.runtime", "--instance", self.instance,
+                "--strategy", name, "--wait", self.config.strategy.wait,
+                "--batch", str(self.config.strategy.batch)]  # fmt: skip
+        if self.config.path is not None:
+            argv += ["--config", str(self.config.path)]
+        if isinstance(params, Path):
+            argv += ["--params", str(params)]
+        elif params:
+            path = self.dir / f"params-{int(time.time() * 1e6)}.toml"
+            path.write_text(_toml_table("params", params))
+            argv += ["--params", str(path)]
+        return argv
+
+    def _specs(self) -> list[Child]:
+        cfg = self.config.path
+        if cfg is None:
+            raise SupervisorError("the supervisor needs a config file for feeder and signer")
+        feeder = [
+            str(executable("phantom-feeder")),
+            "--instance",
+            self.instance,
+            "--config",
+            str(cfg),
+        ]
+        signer = [
+            str(executable("phantom-signer")),
+            "--instance",
+            self.instance,
+            "--config",
+            str(cfg),
+        ]
+        if self.live:
+            signer.append("--live")
+        strategy = self._strategy_argv(self.config.strategy.name, self.config.strategy.params)
+        return [
+            Child(name, argv, self._cpu_for(i), self.dir / f"{name}.log")
+            for i, (name, argv) in enumerate(
+                (("feeder", feeder), ("signer", signer), ("strategy", strategy))
+            )
+        ]
+
+    def check_rust_configs(self) -> None:
+        """Run ``--check-config`` of feeder and signer on the file (they own their tables)."""
+        cfg = self.config.path
+        assert cfg is not None
+        for name in ("phantom-feeder", "phantom-signer"):
+            p = subprocess.run(
+                [str(executable(name)), "--instance", self.instance, "--config", str(cfg),
+                 "--check-config"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            if p.returncode != 0:
+                raise ConfigError((p.stderr or p.stdout).strip() or f"{name} refused the config")
+
+    def start(self) -> None:
+        """Create segments and start every process. On failure nothing is left behind."""
+        specs = self._specs()
+        self.check_rust_configs()
+        self.segments = InstanceSegments.create(self.instance, self.config)
+        try:
+            c = self.segments.control
+            c.store("pid_supervisor", os.getpid())
+            self._open_socket()
+            for child in specs:
+                self.children[child.name] = child
+                child.spawn()
+                c.store(f"pid_{child.name}", child.pid)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _open_socket(self) -> None:
+        path = socket_path(self.instance)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(path))
+        os.chmod(path, 0o600)
+        s.listen(8)
+        s.setblocking(False)
+        self.sock = s
+
+    # ------------------------------------------------------------------ running
+
+    def poll(self) -> None:
+        """One round of supervision: heartbeats, dead children, restarts, requests."""
+        assert self.segments is not None
+        c = self.segments.control
+        now_ns = _native.monotonic_ns()
+        c.store("hb_supervisor_ns", now_ns)
+        self.segments.heartbeat()
+        timeout_ns = self.config.supervisor.heartbeat_timeout_ms * 1_000_000
+        for i, child in enumerate(self.children.values()):
+            if child.proc is not None and child.proc.poll() is not None:
+                self._schedule_restart(child, f"exited with code {child.proc.returncode}")
+            elif child.proc is None and time.monotonic() >= child.restart_at:
+                child.spawn()
+                c.store(f"pid_{child.name}", child.pid)
+                entry = c.entry["restarts"]
+                entry[i] = child.restarts
+                log.warning("%s restarted (pid %d)", child.name, child.pid)
+            elif child.alive():
+                hb = c.load(f"hb_{child.name}_ns")
+                started_ns = int((time.monotonic() - child.started_at) * 1e9)
+                if hb and now_ns - hb > timeout_ns and started_ns > timeout_ns:
+                    log.error("%s heartbeat is %d ms old: killing it", child.name,
+                              (now_ns - hb) // 1_000_000)  # fmt: skip
+                    child.kill_and_reap()
+                    if child.name == "strategy":
+                        self._release_for_dead_strategy()
+                    self._schedule_restart(child, "heartbeat lost")
+        self._serve_requests()
+
+    def _release_for_dead_strategy(self) -> None:
+        assert self.segments is not None
+        c = self.segments.control
+        if c.load("lease_state") in (LEASE_HELD, LEASE_STEP_DOWN_REQUESTED):
+            force_release(c, self.segments.market, self.segments.intents)
+
+    def _schedule_restart(self, child: Child, why: str) -> None:
+        if self.stopping:
+            return
+        log.error("%s (pid %d) %s; last log lines:\n%s", child.name, child.pid, why,
+                  child.log_tail())  # fmt: skip
+        if child.name == "strategy":
+            self._release_for_dead_strategy()
+        s = self.config.supervisor
+        child.backoff_ms = min(
+            s.restart_backoff_max_ms, max(s.restart_backoff_min_ms, child.backoff_ms * 2)
+        )
+        jitter = random.uniform(0.5, 1.0)
+        child.restart_at = time.monotonic() + child.backoff_ms * jitter / 1000
+        child.restarts += 1
+        child.proc = None
+
+    def run(
+        self, duration_s: float | None = None, on_tick: Callable[[], None] | None = None
+    ) -> None:
+        """Supervise until stopped (signal, ``stop`` request) or ``duration_s`` passes."""
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        try:
+            while not self.stopping:
+                self.poll()
+                if on_tick is not None:
+                    on_tick()
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+        finally:
+            self.shutdown()
+
+    # ------------------------------------------------------------------ requests
+
+    def _serve_requests(self) -> None:
+        if self.sock is None:
+            return
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return
+            with conn:
+                conn.setblocking(True)
+                conn.settimeout(10)
+                try:
+                    req = json.loads(_read_all(conn))
+                    reply = self._handle(req)
+                except Exception as e:  # every failure goes back to the CLI, named
+                    reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps(reply).encode())
+
+    def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        cmd = req.get("cmd")
+        if cmd == "swap":
+            params = req.get("params")
+            return {"ok": True, **self.swap(req["strategy"], Path(params) if params else None)}
+        if cmd == "stop":
+            self.stopping = True
+            return {"ok": True}
+        if cmd == "processes":
+            return {"ok": True, "processes": self.process_status()}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def process_status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"supervisor": {"pid": os.getpid(), "alive": True, "restarts": 0}}
+        for name, child in self.children.items():
+            out[name] = {"pid": child.pid, "alive": child.alive(), "restarts": child.restarts}
+        return out
+
+    def swap(self, strategy: str, params: Path | None) -> dict[str, Any]:
+        """Hot-swap the strategy (DESIGN §5): the new process warms up and asks for the
+        lease; the old one steps down, or is killed and reaped after the swap timeout."""
+        assert self.segments is not None
+        c = self.segments.control
+        old = self.children["strategy"]
+        old_epoch = c.load("lease_epoch")
+        skipped_before = c.load("strategy_ticks_skipped")
+        new = Child("strategy", self._strategy_argv(strategy, params), old.cpu,
+                    self.dir / "strategy.log")  # fmt: skip
+        new.spawn()
+        timeout = self.config.supervisor.swap_timeout_ms / 1000
+        # 1. The candidate warms up (no deadline but its own exit) and asks for the lease.
+        asked = (LEASE_STEP_DOWN_REQUESTED, LEASE_RELEASED)
+        while not (c.load("swap_candidate_pid") == new.pid and c.load("lease_state") in asked):
+            if not new.alive():
+                new.kill_and_reap()
+                raise SupervisorError(
+                    f"{strategy} refused (exit code {new.proc.returncode if new.proc else '?'});"
+                    f" the old strategy keeps trading:\n{new.log_tail(8)}"
+                )
+            if c.load("lease_holder_pid") == new.pid:
+                break
+            time.sleep(0.0005)
+        # 2. The holder steps down within the timeout, or is killed and reaped.
+        deadline = time.monotonic() + timeout
+        killed = False
+        while c.load("lease_state") == LEASE_STEP_DOWN_REQUESTED:
+            if time.monotonic() > deadline:
+                log.error(
+                    "strategy pid %d did not step down in %.1f s: killing it", old.pid, timeout
+                )
+                old.kill_and_reap()
+                force_release(c, self.segments.market, self.segments.intents)
+                killed = True
+                break
+            time.sleep(0.0005)
+        # 3. The candidate takes the lease.
+        while c.load("lease_holder_pid") != new.pid:
+            if not new.alive():
+                raise SupervisorError(f"{strategy} died while taking the lease:\n{new.log_tail(8)}")
+            time.sleep(0.0005)
+        if not killed:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                old.proc.wait(timeout=timeout) if old.proc else None
+            old.kill_and_reap()
+        new.restarts = old.restarts
+        self.children["strategy"] = new
+        c.store("pid_strategy", new.pid)
+        return {
+            "old_epoch": old_epoch,
+            "new_epoch": c.load("lease_epoch"),
+            "gap_ns": c.load("swap_t_acquired_ns") - c.load("swap_t_released_ns"),
+            "ticks_skipped": c.load("strategy_ticks_skipped") - skipped_before,
+            "strategy": strategy,
+            "old_killed": killed,
+        }
+
+    # ------------------------------------------------------------------ stop
+
+    def shutdown(self) -> None:
+        """Graceful stop: ask every process to finish (the signer drains accepted intents),
+        kill what is left after a grace period, remove the segments and the socket."""
+        self.stopping = True
+        if self.segments is not None:
+            self.segments.control.store("run_state", 1)
+        deadline = time.monotonic() + 10
+        for child in self.children.values():
+            if child.proc is None:
+                continue
+            if child.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    child.proc.send_signal(signal.SIGTERM)
+            left = max(0.1, deadline - time.monotonic())
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=left)
+            child.kill_and_reap()
+        if self.segments is not None:
+            self.segments.control.store("run_state", 2)
+            self.segments.remove()
+            self.segments = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+            with contextlib.suppress(FileNotFoundError):
+                socket_path(self.instance).unlink()
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        b = conn.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+        if b.endswith(b"\n"):
+            break
+    return b"".join(chunks)
+
+
+def request(instance: str, req: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+    """Send one request to an instance's supervisor and return its reply."""
+    path = socket_path(instance)
+    if not path.exists():
+        raise SupervisorError(
+            f"no supervisor for instance {instance!r} ({path} missing): is it running?"
+        )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise SupervisorError(f"the supervisor of {instance!r} is not answering") from None
+        s.sendall(json.dumps(req).encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)
+        data = _read_all(s)
+    reply: dict[str, Any] = json.loads(data)
+    if not reply.get("ok"):
+        raise SupervisorError(str(reply.get("error", "request failed")))
+    return reply
+
+
+def _toml_table(name: str, values: dict[str, Any]) -> str:
+    lines = [f"[{name}]"]
+    for k, v in values.items():
+        if isinstance(v, bool):
+            lines.append(f"{k} = {'true' if v else 'false'}")
+        elif isinstance(v, int | float):
+            lines.append(f"{k} = {v}")
+        elif isinstance(v, str):
+            lines.append(f"{k} = {json.dumps(v)}")
+        else:
+            raise ConfigError(f"strategy.params.{k}: only numbers, booleans and strings")
+    return "\n".join(lines) + "\n"
