@@ -5,8 +5,14 @@ with those executables.)"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +29,20 @@ TOOLS = str(REPO / "tests" / "pipeline_tools.py")
 
 
 @pytest.fixture
-def sup(instance: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Supervisor]:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+def short_run_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A run directory short enough for a Unix socket path (108 bytes)."""
+    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def sup(instance: str, short_run_dir: Path) -> Iterator[Supervisor]:
     cfg = parse(f'[supervisor]\nswap_timeout_ms = 1500\n[strategy]\nname = "{ECHO}"\n')
     s = Supervisor(cfg, instance, None)
     s.segments = InstanceSegments.create(instance, cfg)
+    s._open_control()
     first = Child("strategy", s._strategy_argv(ECHO, None), None, s.dir / "strategy.log")
     first.spawn()
     s.children["strategy"] = first
@@ -85,3 +100,75 @@ def test_stop_removes_segments_and_reaps_processes(sup: Supervisor) -> None:
     from phantom_pipeline import _native
 
     assert _native.list_segments(f"phantom-{sup.instance}-") == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "phantom_pipeline.cli", *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_cli_swap_params_kill_switch_status_and_stop_against_a_running_supervisor(
+    sup: Supervisor, procs: Procs, tmp_path: Path
+) -> None:
+    assert sup.segments is not None
+    first = sup.children["strategy"]
+    wait_until(lambda: holder(sup) == first.pid, timeout=120, what="the first lease")
+    thread = threading.Thread(target=sup.run, daemon=True)
+    thread.start()
+    inst = sup.instance
+    drain = procs.python(TOOLS, "drain", "--ring", sup.segments.intents.name, "--ticks",
+                         "200000", "--out", str(tmp_path / "i.npz"))  # fmt: skip
+    assert drain.stdout is not None and drain.stdout.readline().strip() == "ready"
+    producer = procs.python(TOOLS, "produce", "--ring", sup.segments.market.name,
+                            "--count", "200000", "--rate", "50000")  # fmt: skip
+    assert producer.stdout is not None and producer.stdout.readline().strip() == "ready"
+
+    r = _cli("swap", ECHO, "--instance", inst, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["old_epoch"], out["new_epoch"], out["ticks_skipped"]) == (1, 2, 0)
+    assert set(out) == {"old_epoch", "new_epoch", "gap_ns", "ticks_skipped", "strategy"}
+
+    bad = _cli("swap", "no_such_module:X", "--instance", inst)
+    assert bad.returncode == 1 and "no_such_module" in bad.stderr
+
+    pf = tmp_path / "p.toml"
+    pf.write_text("[params]\nroute_base = 7\n")
+    r = _cli("params", str(pf), "--instance", inst)
+    assert r.returncode == 0, r.stderr
+    assert sup.segments.control.load("strategy_params_version") == 1
+    pf.write_text("[params]\nroute_bse = 7\n")
+    r = _cli("params", str(pf), "--instance", inst)
+    assert r.returncode == 1 and "params.route_bse: unknown parameter" in r.stderr
+
+    assert _cli("kill-switch", "on", "--instance", inst).returncode == 0
+    assert sup.segments.control.load("kill_switch") == 1
+    assert _cli("kill-switch", "off", "--instance", inst).returncode == 0
+
+    r = _cli("status", "--instance", inst, "--json")
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["strategy"]["epoch"] == 2 and st["strategy"]["name"] == ECHO
+    assert st["processes"]["strategy"]["alive"] and st["processes"]["supervisor"]["alive"]
+    assert st["rings"]["market"]["published"] >= st["rings"]["market"]["consumed"] > 0
+    assert st["latency_ns"]["pub_to_strategy"]["count"] > 0
+    assert set(st["latency_ns"]) == {
+        "recv_to_pub", "pub_to_strategy", "strategy_to_intent",
+        "intent_to_signer", "signer_to_signed", "tick_to_signed",
+    }  # fmt: skip
+    assert _cli("status", "--instance", inst).returncode == 0
+
+    r = _cli("stop", "--instance", inst)
+    assert r.returncode == 0, r.stderr
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert _cli("status", "--instance", inst).returncode == 1
+
+
+def test_commands_on_an_unknown_instance_fail_clearly(instance: str, short_run_dir: Path) -> None:
+    for args in (("status",), ("kill-switch", "on"), ("swap", ECHO), ("stop",)):
+        r = _cli(*args, "--instance", instance)
+        assert r.returncode == 1, args
+        assert instance in r.stderr, (args, r.stderr)

@@ -1,8 +1,8 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
-Implemented so far: ``inspect``, ``clean`` and ``bench`` (the ring benchmark). ``start``,
-``status``, ``swap``, ``params``, ``kill-switch``, ``stop``, ``record``/``replay`` and ``sim``
-arrive with the feeder, signer and strategy runtime; they are not listed until they work.
+Implemented so far: ``inspect``, ``clean``, ``bench`` (the ring benchmark), ``status``,
+``swap``, ``params``, ``kill-switch`` and ``stop``. ``start``, ``record``/``replay`` and
+``sim`` arrive with the feeder and signer executables; they are not listed until they work.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -166,6 +168,159 @@ def clean(instance: str | None, stale_after_ms: int, as_json: bool) -> None:
         console.print(f"kept {n}: {why}")
     if not removed and not kept:
         console.print(f"no segments matching {prefix}*")
+
+
+@main.command()
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(instance: str, as_json: bool) -> None:
+    """Processes, heartbeats, ring depth and overflows, strategy lease, signer and feeder
+    counters, per-hop latency percentiles of a running instance."""
+    from phantom_pipeline.instance import InstanceError
+    from phantom_pipeline.status import collect
+
+    try:
+        st = collect(instance)
+    except (InstanceError, SegmentError) as e:
+        _fail(str(e))
+        return
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    render_status(st)
+
+
+def render_status(st: dict[str, Any]) -> None:
+    console.print(f"[bold]instance {st['instance']}[/bold]  strategy {st['strategy']['name']} "
+                  f"(epoch {st['strategy']['epoch']})")  # fmt: skip
+    procs = Table(title="processes")
+    for col in ("process", "pid", "alive", "restarts", "heartbeat ms"):
+        procs.add_column(col)
+    for name, p in st["processes"].items():
+        procs.add_row(name, str(p["pid"]), "yes" if p["alive"] else "[red]no[/red]",
+                      str(p["restarts"]), str(p["heartbeat_age_ms"]))  # fmt: skip
+    console.print(procs)
+    rings = Table(title="rings")
+    for col in ("ring", "published", "consumed", "depth", "overflows"):
+        rings.add_column(col, justify="right")
+    for name, r in st["rings"].items():
+        rings.add_row(name, str(r["published"]), str(r["consumed"]), str(r["depth"]),
+                      str(r["overflows"]))  # fmt: skip
+    console.print(rings)
+    lat = Table(title="latency per hop (ns)")
+    for col in ("hop", "count", "p50", "p99", "p99.9", "max"):
+        lat.add_column(col, justify="right")
+    for hop, h in st["latency_ns"].items():
+        lat.add_row(hop, str(h["count"]), str(h["p50"]), str(h["p99"]), str(h["p999"]),
+                    str(h["max"]))  # fmt: skip
+    console.print(lat)
+    s = st["strategy"]
+    console.print(f"ticks {s['ticks_processed']}, skipped {s['ticks_skipped']}, intents "
+                  f"{s['intents']} (dropped {s['intents_dropped']}); signer signed "
+                  f"{st['signer']['signed']}, kill switch "
+                  f"{'ON' if st['signer']['kill_switch'] else 'off'}")  # fmt: skip
+
+
+@main.command("kill-switch")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+def kill_switch(state: str, instance: str) -> None:
+    """Stop (on) or resume (off) all signing at once."""
+    from phantom_pipeline.instance import InstanceError, InstanceSegments
+
+    try:
+        seg = InstanceSegments.attach(instance)
+    except (InstanceError, SegmentError) as e:
+        _fail(str(e))
+        return
+    seg.control.store("kill_switch", 1 if state == "on" else 0)
+    console.print(f"kill switch {state.upper()} for instance {instance}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+@click.option("--timeout-s", default=30.0, show_default=True, help="How long to wait.")
+def params(file: Path, instance: str, timeout_s: float) -> None:
+    """Reload the running strategy's params from FILE (a TOML [params] table). The file is
+    checked against the strategy's Params first; the strategy applies it between batches."""
+    from phantom_pipeline.instance import InstanceError, InstanceSegments
+    from phantom_pipeline.runtime import load_params
+    from phantom_pipeline.strategy import StrategyError, load_strategy_class
+
+    try:
+        seg = InstanceSegments.attach(instance)
+        c = seg.control
+        name = c.get_str("strategy_name")
+        if not name:
+            raise StrategyError(f"instance {instance!r} has no strategy holding the lease")
+        load_params(load_strategy_class(name), file)
+    except (InstanceError, SegmentError, StrategyError) as e:
+        _fail(str(e))
+        return
+    path = str(file.resolve())
+    c.set_str("params_path", path)
+    gen = c.load("params_generation") + 1
+    c.store("params_generation", gen)
+    deadline = time.monotonic() + timeout_s
+    while c.load("strategy_params_version") < gen:
+        if time.monotonic() > deadline:
+            _fail(f"the strategy did not apply params generation {gen} within {timeout_s} s")
+        time.sleep(0.01)
+    console.print(f"params generation {gen} applied from {path}")
+
+
+@main.command()
+@click.argument("strategy")
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+@click.option(
+    "--params", "params_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="TOML file with the new strategy's [params].",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def swap(strategy: str, instance: str, params_file: Path | None, as_json: bool) -> None:
+    """Hot-swap the strategy to STRATEGY (MODULE:CLASS) while feeder and signer keep
+    running; prints the handover gap, the ticks skipped (0) and the new epoch."""
+    from phantom_pipeline.supervisor import SupervisorError, request
+
+    req: dict[str, Any] = {"cmd": "swap", "strategy": strategy}
+    if params_file is not None:
+        req["params"] = str(params_file.resolve())
+    try:
+        r = request(instance, req, timeout=600)
+    except SupervisorError as e:
+        _fail(str(e))
+        return
+    out = {k: r[k] for k in ("old_epoch", "new_epoch", "gap_ns", "ticks_skipped", "strategy")}
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    console.print(
+        f"swapped to {strategy}: epoch {out['old_epoch']} -> {out['new_epoch']}, handover gap "
+        f"{out['gap_ns'] / 1e6:.3f} ms, ticks skipped {out['ticks_skipped']}"
+        + (" (old strategy killed: it did not step down)" if r.get("old_killed") else "")
+    )
+
+
+@main.command()
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+@click.option("--timeout-s", default=60.0, show_default=True, help="How long to wait.")
+def stop(instance: str, timeout_s: float) -> None:
+    """Graceful stop: processes finish (the signer drains accepted intents), segments are
+    removed."""
+    from phantom_pipeline.supervisor import SupervisorError, request
+
+    try:
+        request(instance, {"cmd": "stop"}, timeout=30)
+    except SupervisorError as e:
+        _fail(str(e))
+        return
+    deadline = time.monotonic() + timeout_s
+    while _native.list_segments(f"phantom-{instance}-"):
+        if time.monotonic() > deadline:
+            _fail(f"instance {instance!r} did not stop within {timeout_s} s")
+        time.sleep(0.05)
+    console.print(f"instance {instance} stopped")
 
 
 @main.command()

@@ -195,9 +195,8 @@ class Supervisor:
         self.check_rust_configs()
         self.segments = InstanceSegments.create(self.instance, self.config)
         try:
+            self._open_control()
             c = self.segments.control
-            c.store("pid_supervisor", os.getpid())
-            self._open_socket()
             for child in specs:
                 self.children[child.name] = child
                 child.spawn()
@@ -206,8 +205,17 @@ class Supervisor:
             self.shutdown()
             raise
 
-    def _open_socket(self) -> None:
+    def _open_control(self) -> None:
+        """Announce this supervisor in the control block and open the control socket."""
+        assert self.segments is not None
+        self.segments.control.store("pid_supervisor", os.getpid())
+        self.segments.control.store("hb_supervisor_ns", _native.monotonic_ns())
         path = socket_path(self.instance)
+        if len(str(path)) > 100:
+            raise SupervisorError(
+                f"control socket path {path} is longer than a Unix socket allows (108 bytes); "
+                "set XDG_RUNTIME_DIR to a shorter directory"
+            )
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -275,8 +283,11 @@ class Supervisor:
     ) -> None:
         """Supervise until stopped (signal, ``stop`` request) or ``duration_s`` passes."""
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
-        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+            signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         try:
             while not self.stopping:
                 self.poll()

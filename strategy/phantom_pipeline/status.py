@@ -1,0 +1,158 @@
+"""``phantom-pipeline status``: everything about a running instance, read from its shared
+memory (control block, ring headers, the records still in the rings) without disturbing it.
+
+Per-hop latencies are exact percentiles over the records still in the rings (up to the last
+``window`` of each), from the timestamps the records carry (CLOCK_MONOTONIC, one clock for
+every process). Report records are joined with their intents by intent seq.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from phantom_pipeline import _native
+from phantom_pipeline.instance import InstanceSegments
+from phantom_pipeline.segments import SegmentView
+
+HOPS = (
+    "recv_to_pub",
+    "pub_to_strategy",
+    "strategy_to_intent",
+    "intent_to_signer",
+    "signer_to_signed",
+    "tick_to_signed",
+)
+PROCESS_INDEX = {"feeder": 0, "signer": 1, "strategy": 2}
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recent(view: SegmentView, window: int) -> np.ndarray[Any, Any]:
+    """Copies of the last (up to ``window``) records published in a ring."""
+    tail = view.hdr("tail")
+    cap = view.capacity
+    n = min(window, cap, tail - max(0, tail - cap))
+    if n <= 0:
+        return view.slots[:0].copy()
+    idx = (np.arange(tail - n, tail, dtype=np.int64)) & (cap - 1)
+    out: np.ndarray[Any, Any] = view.slots[idx].copy()
+    return out
+
+
+def _pct(values: np.ndarray[Any, Any]) -> dict[str, int]:
+    v = values[(values >= 0) & (values < 60_000_000_000)]
+    if v.size == 0:
+        return {"count": 0, "p50": 0, "p99": 0, "p999": 0, "max": 0}
+    q = np.percentile(v, [50, 99, 99.9])
+    return {"count": int(v.size), "p50": int(q[0]), "p99": int(q[1]), "p999": int(q[2]),
+            "max": int(v.max())}  # fmt: skip
+
+
+def latencies(seg: InstanceSegments, window: int = 65536) -> dict[str, dict[str, int]]:
+    mkt = _recent(seg.market, window)
+    intents = _recent(seg.intents, window)
+    reports = _recent(seg.reports, window)
+    i64 = np.int64
+    out = {
+        "recv_to_pub": _pct(mkt["t_pub_ns"].astype(i64) - mkt["t_recv_ns"].astype(i64)),
+        "pub_to_strategy": _pct(
+            intents["t_strategy_read_ns"].astype(i64) - intents["t_tick_pub_ns"].astype(i64)
+        ),
+        "strategy_to_intent": _pct(
+            intents["t_intent_ns"].astype(i64) - intents["t_strategy_read_ns"].astype(i64)
+        ),
+    }
+    signed = reports[reports["t_signed_ns"] > 0]
+    cap = seg.intents.capacity
+    slots = seg.intents.slots[(signed["intent_seq"].astype(i64)) & (cap - 1)]
+    match = slots["seq"] == signed["intent_seq"]  # the intent is still in the ring
+    signed, slots = signed[match], slots[match]
+    out["intent_to_signer"] = _pct(
+        signed["t_intent_read_ns"].astype(i64) - slots["t_intent_ns"].astype(i64)
+    )
+    out["signer_to_signed"] = _pct(
+        signed["t_signed_ns"].astype(i64) - signed["t_intent_read_ns"].astype(i64)
+    )
+    out["tick_to_signed"] = _pct(
+        signed["t_signed_ns"].astype(i64) - slots["t_tick_recv_ns"].astype(i64)
+    )
+    return out
+
+
+def collect(instance: str, window: int = 65536) -> dict[str, Any]:
+    """The ``status --json`` object of DESIGN §7 for a running instance."""
+    seg = InstanceSegments.attach(instance)
+    c = seg.control
+    now = _native.monotonic_ns()
+
+    def age(field: str) -> float | None:
+        t = c.load(field)
+        return None if t == 0 else round((now - t) / 1e6, 1)
+
+    restarts = c.entry["restarts"]
+    processes: dict[str, Any] = {}
+    for name in ("supervisor", "feeder", "signer", "strategy"):
+        pid = c.load(f"pid_{name}")
+        processes[name] = {
+            "pid": pid,
+            "alive": _pid_alive(pid),
+            "restarts": int(restarts[PROCESS_INDEX[name]]) if name in PROCESS_INDEX else 0,
+            "heartbeat_age_ms": age(f"hb_{name}_ns"),
+        }
+    rings = {}
+    for role, view in (("market", seg.market), ("intents", seg.intents), ("reports", seg.reports)):
+        tail, head = view.hdr("tail"), view.hdr("head")
+        rings[role] = {
+            "published": tail,
+            "consumed": head,
+            "overflows": view.hdr("overflows"),
+            "depth": tail - head,
+            "capacity": view.capacity,
+        }
+    rings["market"]["overflows"] += c.load("feeder_overflows")
+    reasons = c.entry["signer_reject_reasons"]
+    return {
+        "instance": instance,
+        "processes": processes,
+        "rings": rings,
+        "strategy": {
+            "epoch": c.load("lease_epoch"),
+            "name": c.get_str("strategy_name"),
+            "ticks_processed": c.load("strategy_ticks"),
+            "ticks_skipped": c.load("strategy_ticks_skipped"),
+            "intents": c.load("strategy_intents"),
+            "intents_dropped": c.load("strategy_intents_dropped"),
+            "params_version": c.load("strategy_params_version"),
+        },
+        "signer": {
+            "accepted": c.load("signer_accepted"),
+            "rejected": {f"code_{i}": int(n) for i, n in enumerate(reasons) if n},
+            "signed": c.load("signer_signed"),
+            "sent": c.load("signer_sent"),
+            "landed": c.load("signer_landed"),
+            "failed": c.load("signer_failed"),
+            "kill_switch": bool(c.load("kill_switch")),
+        },
+        "feeder": {
+            "notifications": c.load("feeder_notifications"),
+            "decode_errors": c.load("feeder_decode_errors"),
+            "duplicates": c.load("feeder_duplicates"),
+            "stale_slot": c.load("feeder_stale_slot"),
+            "resyncs": c.load("feeder_resyncs"),
+            "gaps": c.load("feeder_gaps"),
+        },
+        "latency_ns": latencies(seg, window),
+    }
