@@ -113,16 +113,20 @@ class Options:
     idle_timeout_ms: int
 
 
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as e:
+        raise StrategyError(f"{what} {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise StrategyError(f"{what} {path}: not valid TOML: {e}") from e
+
+
 def load_params(cls: type[Strategy], path: Path | None) -> Any:
     """Params from a TOML file: the ``[params]`` table if present, else the whole file."""
     if path is None:
         return cls.Params()
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise StrategyError(f"params file {path}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise StrategyError(f"params file {path}: not valid TOML: {e}") from e
+    data = _read_toml(path, "params file")
     table = data.get("params", data)
     if not isinstance(table, dict):
         raise StrategyError(f"params file {path}: [params] must be a table")
@@ -133,13 +137,7 @@ def load_routes(path: Path | None) -> list[dict[str, Any]]:
     """The ``[[routes]]`` of the instance config (route id = position), or none."""
     if path is None:
         return []
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise StrategyError(f"config file {path}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise StrategyError(f"config file {path}: not valid TOML: {e}") from e
-    routes = data.get("routes", [])
+    routes = _read_toml(path, "config file").get("routes", [])
     if not isinstance(routes, list) or not all(isinstance(r, dict) for r in routes):
         raise StrategyError(f"config file {path}: routes must be an array of tables ([[routes]])")
     return routes
