@@ -299,7 +299,7 @@ impl<T: Record> Consumer<T> {
                     }
                     std::hint::spin_loop();
                     i = i.wrapping_add(1);
-                    if i % 1024 == 0 && monotonic_ns() >= deadline {
+                    if i.is_multiple_of(1024) && monotonic_ns() >= deadline {
                         return 0;
                     }
                 }

@@ -196,7 +196,7 @@ impl Segment {
                 format!("{capacity}: a ring needs a power of two, a table at least 1"),
             ));
         }
-        if layout.record_size == 0 || layout.record_size % 64 != 0 {
+        if layout.record_size == 0 || !layout.record_size.is_multiple_of(64) {
             return Err(invalid(
                 "record_size",
                 format!("{}: must be a non-zero multiple of 64", layout.record_size),

@@ -294,7 +294,7 @@ fn seqlock_readers_never_see_a_torn_entry() {
     while !writer.is_finished() {
         for (i, seen) in last.iter_mut().enumerate() {
             let r = table.read(i).expect("writer alive");
-            assert!(r.seqlock % 2 == 0);
+            assert!(r.seqlock.is_multiple_of(2));
             assert!(
                 r.last_slot == r.reserve_a
                     && r.reserve_a == r.reserve_b

@@ -306,7 +306,9 @@ fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// `exec_status`, `lease_state`, `intent_flags`.
 #[pyfunction]
 fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    use phantom_ringbuf::records::{exec_status, intent_flags, lease_state, market_kind, pool_kind};
+    use phantom_ringbuf::records::{
+        exec_status, intent_flags, lease_state, market_kind, pool_kind,
+    };
     let groups: [(&str, &[(&str, u64)]); 5] = [
         (
             "market_kind",
@@ -342,11 +344,17 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
             &[
                 ("FREE", lease_state::FREE as u64),
                 ("HELD", lease_state::HELD as u64),
-                ("STEP_DOWN_REQUESTED", lease_state::STEP_DOWN_REQUESTED as u64),
+                (
+                    "STEP_DOWN_REQUESTED",
+                    lease_state::STEP_DOWN_REQUESTED as u64,
+                ),
                 ("RELEASED", lease_state::RELEASED as u64),
             ],
         ),
-        ("intent_flags", &[("SIMULATE", intent_flags::SIMULATE as u64)]),
+        (
+            "intent_flags",
+            &[("SIMULATE", intent_flags::SIMULATE as u64)],
+        ),
     ];
     let out = PyDict::new(py);
     for (group, items) in groups {

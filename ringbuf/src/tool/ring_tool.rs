@@ -297,7 +297,7 @@ fn produce(ring: &str, capacity: Option<u32>, count: u64, batch: u64, timeout_s:
         });
         if n == 0 {
             full_spins += 1;
-            if full_spins % 64 == 0 {
+            if full_spins.is_multiple_of(64) {
                 std::thread::yield_now();
                 let now = monotonic_ns();
                 if now - last_progress > (timeout_s * 1e9) as u64 {
