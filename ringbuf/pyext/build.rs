@@ -1,5 +1,5 @@
-//! Builds the project's executables (`phantom-ring`, later `phantom-feeder` and
-//! `phantom-signer`) and puts them inside the Python package (`phantom_pipeline/bin/`), so
+//! Builds the project's executables (`phantom-ring`, `phantom-sim`, `phantom-signer`,
+//! `phantom-feeder`) and puts them inside the Python package (`phantom_pipeline/bin/`), so
 //! `pip install .` installs extension and executables in one step (maturin cannot yet put
 //! executables beside an extension in one wheel). The executables are plain Rust: no Python
 //! interpreter is resident in them.
@@ -10,7 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PACKAGES: [&str; 3] = ["phantom-ringbuf", "phantom-feeder", "phantom-signer"];
+const PACKAGES: [&str; 4] = [
+    "phantom-ringbuf",
+    "phantom-feeder",
+    "phantom-signer",
+    "phantom-sim",
+];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=PHANTOM_SKIP_BINS");
@@ -20,7 +25,13 @@ fn main() {
         .and_then(Path::parent)
         .expect("ringbuf/pyext is two levels below the workspace root")
         .to_path_buf();
-    for dir in ["ringbuf/src", "feeder/src", "signer/src"] {
+    for dir in [
+        "ringbuf/src",
+        "feeder/src",
+        "signer/src",
+        "sim/src",
+        "sim/data",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     for file in [

@@ -1,8 +1,9 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
 Implemented so far: ``inspect``, ``clean``, ``bench`` (the ring benchmark), ``status``,
-``swap``, ``params``, ``kill-switch`` and ``stop``. ``start``, ``record``/``replay`` and
-``sim`` arrive with the feeder and signer executables; they are not listed until they work.
+``swap``, ``params``, ``kill-switch``, ``stop`` and ``sim``. ``start`` and
+``record``/``replay`` arrive with the feeder and signer executables; they are not listed
+until they work.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 
@@ -321,6 +322,27 @@ def stop(instance: str, timeout_s: float) -> None:
             _fail(f"instance {instance!r} did not stop within {timeout_s} s")
         time.sleep(0.05)
     console.print(f"instance {instance} stopped")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", default=8899, show_default=True, help="JSON-RPC port; PubSub is port + 1.")
+@click.option("--rate", default=1000.0, show_default=True, help="Account notifications/s.")
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+def sim(port: int, rate: float, extra: tuple[str, ...]) -> None:
+    """Run the market simulator alone: Solana JSON-RPC (HTTP) on 127.0.0.1:PORT and PubSub
+    (WebSocket) on PORT+1, for phantom-pipeline or any Solana client. Further flags go to
+    `phantom-sim` (`phantom-sim --help`: slot length, seed, volatility, dislocations,
+    send-time log, fault knobs)."""
+    import os
+
+    from phantom_pipeline.binaries import MissingExecutableError, executable
+
+    try:
+        exe = str(executable("phantom-sim"))
+    except MissingExecutableError as e:
+        _fail(str(e))
+        return
+    os.execv(exe, [exe, "--port", str(port), "--rate", str(rate), *extra])
 
 
 @main.command()

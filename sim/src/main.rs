@@ -1,0 +1,468 @@
+//! `phantom-sim`: a local Solana market for phantom-pipeline and for any Solana client.
+//!
+//! JSON-RPC over HTTP on `--port` (default 8899) and PubSub over WebSocket on `--port + 1`,
+//! as `solana-test-validator` lays them out. Pools start from real mainnet account snapshots
+//! (Raydium AMM v4, Raydium CPMM, Orca Whirlpool) and move: each pair follows a random-walk
+//! fair price, pools of a pair are noisy around it and now and then dislocated, slots advance
+//! every `--slot-ms`. Prints one JSON line with the endpoints and the pools when ready.
+
+use clap::Parser;
+use phantom_ringbuf::clock::monotonic_ns;
+use phantom_sim::codec::{self, Snapshot};
+use phantom_sim::market::{Market, MarketParams, PoolModel, SimPool};
+use phantom_sim::state::{Account, Event, State};
+use phantom_sim::{pubsub, rpc, sendlog};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "phantom-sim",
+    version,
+    about = "Local Solana market simulator (PubSub + JSON-RPC)"
+)]
+struct Args {
+    /// JSON-RPC (HTTP) port; PubSub (WebSocket) listens on port + 1. 0 picks free ports.
+    #[arg(long, default_value_t = 8899)]
+    port: u16,
+    /// Account notifications per second (all pools together).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Slot length in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    slot_ms: u64,
+    /// Seed of the price process (same seed, same market).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Per-step relative move of a pair's fair price.
+    #[arg(long, default_value_t = 2e-4)]
+    volatility: f64,
+    /// Probability that a step dislocates its pool.
+    #[arg(long, default_value_t = 0.01)]
+    dislocation_probability: f64,
+    /// Size of a dislocation (relative).
+    #[arg(long, default_value_t = 0.01)]
+    dislocation: f64,
+    /// Append a 24-byte record per notification frame sent (see sendlog.rs).
+    #[arg(long)]
+    send_log: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until killed).
+    #[arg(long)]
+    duration_s: Option<f64>,
+    /// Fault: close each connection after N notifications.
+    #[arg(long, default_value_t = 0)]
+    drop_every: u64,
+    /// Fault: stall each connection for --stall-ms every N notifications.
+    #[arg(long, default_value_t = 0)]
+    stall_every: u64,
+    /// Fault: length of a stall.
+    #[arg(long, default_value_t = 0)]
+    stall_ms: u64,
+    /// Fault: probability of a duplicated notification.
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_probability: f64,
+    /// Fault: probability of swapping two notifications.
+    #[arg(long, default_value_t = 0.0)]
+    reorder_probability: f64,
+    /// Fault: probability of a malformed frame.
+    #[arg(long, default_value_t = 0.0)]
+    malformed_probability: f64,
+}
+
+const SNAPSHOTS: [(&str, &str); 8] = [
+    (
+        "raydium_amm_v4-58oQChx4",
+        include_str!("../data/raydium_amm_v4-58oQChx4.json"),
+    ),
+    (
+        "spl_token_account-DQyrAcCr",
+        include_str!("../data/spl_token_account-DQyrAcCr.json"),
+    ),
+    (
+        "spl_token_account-HLmqeL62",
+        include_str!("../data/spl_token_account-HLmqeL62.json"),
+    ),
+    (
+        "orca_whirlpool-Czfq3xZZ",
+        include_str!("../data/orca_whirlpool-Czfq3xZZ.json"),
+    ),
+    (
+        "spl_token_account-2WLWEuKD",
+        include_str!("../data/spl_token_account-2WLWEuKD.json"),
+    ),
+    (
+        "raydium_cpmm-2higKRf2",
+        include_str!("../data/raydium_cpmm-2higKRf2.json"),
+    ),
+    (
+        "spl_token_account-47KLLXNK",
+        include_str!("../data/spl_token_account-47KLLXNK.json"),
+    ),
+    (
+        "spl_token_2022_account-5Ap19VZW",
+        include_str!("../data/spl_token_2022_account-5Ap19VZW.json"),
+    ),
+];
+
+/// A pool of the world: its model, its account indices (pool account, vault a, vault b).
+struct WorldPool {
+    name: &'static str,
+    kind: &'static str,
+    accounts: [usize; 3],
+}
+
+struct World {
+    accounts: Vec<Account>,
+    pools: Vec<WorldPool>,
+    sim: Vec<SimPool>,
+}
+
+fn acc(s: &Snapshot) -> Account {
+    Account {
+        address: s.address,
+        owner: s.owner,
+        lamports: s.lamports.max(2_039_280),
+        data: s.data.clone(),
+    }
+}
+
+fn synthetic_address(tag: u64) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    for (i, c) in a.chunks_mut(8).enumerate() {
+        c.copy_from_slice(&phantom_ringbuf::schema::splitmix64(tag ^ i as u64).to_le_bytes());
+    }
+    a
+}
+
+/// The default world: SOL/USDC on Raydium v4 and Orca Whirlpool, WSOL/pump on Raydium CPMM
+/// (the real pool and a second one cloned from it at another address, so the pair has two
+/// venues). Vault addresses of the cloned pool are rewritten in its account data.
+fn default_world() -> Result<World, String> {
+    let mut snaps = std::collections::HashMap::new();
+    for (name, json) in SNAPSHOTS {
+        snaps.insert(
+            name,
+            codec::parse_snapshot(name, json).map_err(|e| e.to_string())?,
+        );
+    }
+    let mut accounts = Vec::new();
+    let mut push = |a: Account| {
+        accounts.push(a);
+        accounts.len() - 1
+    };
+    let v4 = push(acc(&snaps["raydium_amm_v4-58oQChx4"]));
+    let v4a = push(acc(&snaps["spl_token_account-DQyrAcCr"]));
+    let v4b = push(acc(&snaps["spl_token_account-HLmqeL62"]));
+    let wp_snap = &snaps["orca_whirlpool-Czfq3xZZ"];
+    let wp = push(acc(wp_snap));
+    // The Whirlpool's vaults: one is a snapshot; the other is made with the right mint.
+    let vault_a: [u8; 32] = wp_snap.data[133..165]
+        .try_into()
+        .map_err(|_| "whirlpool data")?;
+    let vault_b: [u8; 32] = wp_snap.data[213..245]
+        .try_into()
+        .map_err(|_| "whirlpool data")?;
+    let mint_a: [u8; 32] = wp_snap.data[101..133]
+        .try_into()
+        .map_err(|_| "whirlpool data")?;
+    let mint_b: [u8; 32] = wp_snap.data[181..213]
+        .try_into()
+        .map_err(|_| "whirlpool data")?;
+    let known = &snaps["spl_token_account-2WLWEuKD"];
+    let token = known.owner;
+    let wp_vault = |addr: [u8; 32], mint: [u8; 32]| {
+        if addr == known.address {
+            acc(known)
+        } else {
+            Account {
+                address: addr,
+                owner: token,
+                lamports: 2_039_280,
+                data: codec::new_token_account(&mint, &wp_snap.address, 1_000_000_000_000),
+            }
+        }
+    };
+    let wpa = push(wp_vault(vault_a, mint_a));
+    let wpb = push(wp_vault(vault_b, mint_b));
+    let cp = push(acc(&snaps["raydium_cpmm-2higKRf2"]));
+    let cpa = push(acc(&snaps["spl_token_account-47KLLXNK"]));
+    let cpb = push(acc(&snaps["spl_token_2022_account-5Ap19VZW"]));
+    // A second CPMM pool of the same pair: same bytes, new address and vaults
+    // (token_0_vault at 72, token_1_vault at 104 in Raydium CPMM's PoolState).
+    let mut clone = acc(&snaps["raydium_cpmm-2higKRf2"]);
+    clone.address = synthetic_address(0xC10E);
+    let (va, vb) = (synthetic_address(0xC10A), synthetic_address(0xC10B));
+    clone.data[72..104].copy_from_slice(&va);
+    clone.data[104..136].copy_from_slice(&vb);
+    let mut cva = acc(&snaps["spl_token_account-47KLLXNK"]);
+    cva.address = va;
+    let mut cvb = acc(&snaps["spl_token_2022_account-5Ap19VZW"]);
+    cvb.address = vb;
+    let cp2 = push(clone);
+    let cp2a = push(cva);
+    let cp2b = push(cvb);
+    let pools = vec![
+        WorldPool {
+            name: "SOL/USDC raydium_amm_v4",
+            kind: "raydium_amm_v4",
+            accounts: [v4, v4a, v4b],
+        },
+        WorldPool {
+            name: "SOL/USDC orca_whirlpool",
+            kind: "orca_whirlpool",
+            accounts: [wp, wpa, wpb],
+        },
+        WorldPool {
+            name: "WSOL/pump raydium_cpmm",
+            kind: "raydium_cpmm",
+            accounts: [cp, cpa, cpb],
+        },
+        WorldPool {
+            name: "WSOL/pump raydium_cpmm #2",
+            kind: "raydium_cpmm",
+            accounts: [cp2, cp2a, cp2b],
+        },
+    ];
+    let amount = |i: usize| codec::token_amount(&accounts[i].data).unwrap_or(1);
+    let (liq, sqrt, tick) = codec::whirlpool_price(&accounts[wp].data).ok_or("whirlpool data")?;
+    let cp_pool = |pair, a, b| SimPool {
+        pair,
+        model: PoolModel::ConstantProduct,
+        reserve_a: a,
+        reserve_b: b,
+        liquidity: 0,
+        sqrt_price_x64: 0,
+        tick: 0,
+    };
+    let sim = vec![
+        cp_pool(0, amount(v4a), amount(v4b)),
+        SimPool {
+            pair: 0,
+            model: PoolModel::Concentrated,
+            reserve_a: 0,
+            reserve_b: 0,
+            liquidity: liq,
+            sqrt_price_x64: sqrt,
+            tick,
+        },
+        cp_pool(1, amount(cpa), amount(cpb)),
+        cp_pool(1, amount(cpa), amount(cpb)),
+    ];
+    Ok(World {
+        accounts,
+        pools,
+        sim,
+    })
+}
+
+/// Apply a pool's new state to its accounts; returns the changed account indices.
+fn apply(world_pool: &WorldPool, pool: &SimPool, state: &State, out: &mut Vec<usize>) {
+    out.clear();
+    match pool.model {
+        PoolModel::ConstantProduct => {
+            for (i, amount) in [(1, pool.reserve_a), (2, pool.reserve_b)] {
+                let idx = world_pool.accounts[i];
+                if let Some(a) = state_account(state, idx) {
+                    let mut data = a.data.clone();
+                    codec::set_token_amount(&mut data, amount);
+                    state.set_data(idx, data);
+                    out.push(idx);
+                }
+            }
+        }
+        PoolModel::Concentrated => {
+            let idx = world_pool.accounts[0];
+            if let Some(a) = state_account(state, idx) {
+                let mut data = a.data.clone();
+                codec::set_whirlpool_price(
+                    &mut data,
+                    pool.liquidity,
+                    pool.sqrt_price_x64,
+                    pool.tick,
+                );
+                state.set_data(idx, data);
+                out.push(idx);
+            }
+        }
+    }
+}
+
+fn state_account(state: &State, idx: usize) -> Option<Arc<Account>> {
+    state.account_at(idx)
+}
+
+fn drive(
+    mut market: Market,
+    pools: Vec<WorldPool>,
+    state: Arc<State>,
+    tx: broadcast::Sender<Event>,
+    args: &Args,
+) {
+    let start = monotonic_ns();
+    let slot_ns = args.slot_ms.max(1) * 1_000_000;
+    let mut slot = state.slot();
+    let mut sent: u64 = 0;
+    let mut changed = Vec::with_capacity(2);
+    let end = args.duration_s.map(|d| start + (d * 1e9) as u64);
+    loop {
+        let now = monotonic_ns();
+        if end.is_some_and(|e| now >= e) {
+            return;
+        }
+        let want_slot = state_slot_base(&state) + (now - start) / slot_ns;
+        while slot < want_slot {
+            slot += 1;
+            state.advance_slot(slot);
+            let _ = tx.send(Event::Slot { slot });
+        }
+        // Pace notifications at --rate.
+        let due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
+        if now < due {
+            let wait = due - now;
+            if wait > 200_000 {
+                std::thread::sleep(Duration::from_nanos(wait - 100_000));
+            } else {
+                std::hint::spin_loop();
+            }
+            continue;
+        }
+        let i = market.step();
+        apply(&pools[i], &market.pools[i], &state, &mut changed);
+        for &idx in &changed {
+            if let Some(account) = state.account_at(idx) {
+                let _ = tx.send(Event::Account {
+                    index: idx,
+                    slot,
+                    account,
+                });
+                sent += 1;
+            }
+        }
+    }
+}
+
+fn state_slot_base(state: &State) -> u64 {
+    state.base_slot()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let world = match default_world() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("phantom-sim: cannot build the market: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("phantom-sim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args, world)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phantom-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, world: World) -> Result<(), String> {
+    let ws_port = if args.port == 0 {
+        0
+    } else {
+        args.port.checked_add(1).ok_or("--port too large")?
+    };
+    let http = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+        .map_err(|e| format!("bind 127.0.0.1:{}: {e}", args.port))?;
+    let ws = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], ws_port)))
+        .await
+        .map_err(|e| format!("bind 127.0.0.1:{ws_port}: {e}"))?;
+    let http_addr = http.local_addr().map_err(|e| e.to_string())?;
+    let ws_addr = ws.local_addr().map_err(|e| e.to_string())?;
+    let state = Arc::new(State::new(world.accounts, 300_000_000));
+    let (tx, _) = broadcast::channel::<Event>(1 << 16);
+    let log = match &args.send_log {
+        Some(p) => Some(
+            sendlog::SendLog::create(p)
+                .map_err(|e| format!("--send-log {}: {e}", p.display()))?
+                .0,
+        ),
+        None => None,
+    };
+    let faults = pubsub::Faults {
+        drop_every: args.drop_every,
+        stall_every: args.stall_every,
+        stall_ms: args.stall_ms,
+        duplicate_probability: args.duplicate_probability,
+        reorder_probability: args.reorder_probability,
+        malformed_probability: args.malformed_probability,
+    };
+    let stats = Arc::new(pubsub::Stats::default());
+    tokio::spawn(pubsub::serve(
+        ws,
+        state.clone(),
+        tx.clone(),
+        faults,
+        stats,
+        log,
+    ));
+    let rpc_state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = http.accept().await else {
+                continue;
+            };
+            let st = rpc_state.clone();
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let svc = hyper::service::service_fn(move |req| rpc::handle(req, st.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
+            });
+        }
+    });
+    let pools_json: Vec<serde_json::Value> = world
+        .pools
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "kind": p.kind,
+                "address": bs58::encode(state.address_at(p.accounts[0])).into_string(),
+                "vaults": [bs58::encode(state.address_at(p.accounts[1])).into_string(),
+                           bs58::encode(state.address_at(p.accounts[2])).into_string()],
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"), "pools": pools_json})
+    );
+    let params = MarketParams {
+        volatility: args.volatility,
+        noise: args.volatility,
+        dislocation_probability: args.dislocation_probability,
+        dislocation: args.dislocation,
+    };
+    let market = Market::new(world.sim, params, args.seed);
+    let driver_state = state.clone();
+    let driver = std::thread::spawn(move || drive(market, world.pools, driver_state, tx, &args));
+    tokio::task::spawn_blocking(move || driver.join())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| "the market driver panicked".to_string())
+}
