@@ -1,2 +1,8 @@
 //! phantom-feeder: Solana PubSub market data into the `pools` table and the `market` ring.
-//! Not built yet: see the feeder issue. The crate exists so the workspace has its final shape.
+//!
+//! Built so far: [`publisher`] (table + ring output with overflow conflation). Decoders,
+//! config, the PubSub client and the executable are being built.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
+
+pub mod publisher;
