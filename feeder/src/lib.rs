@@ -6,5 +6,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod dedupe;
 pub mod publisher;
 pub mod source;

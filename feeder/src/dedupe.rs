@@ -1,0 +1,154 @@
+//! First-arrival-wins across endpoints (DESIGN §2, issue: feeder).
+//!
+//! The same update can arrive from N endpoints; only the first copy is applied. A copy is
+//! identified by (account, slot, hash of the data): an account can change several times
+//! within one slot, and each change is a real update, so the slot alone is not enough.
+//! Entries older than `horizon_slots` behind the newest slot are forgotten.
+
+use std::collections::HashMap;
+
+/// FNV-1a 64 of account data: cheap, and collisions only matter within one (account, slot).
+pub fn data_hash(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// What to do with an arriving copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The first copy: apply it.
+    First,
+    /// Already seen from `winner`, `lag_ns` earlier: drop it (and count it).
+    Duplicate {
+        /// Endpoint whose copy won.
+        winner: u8,
+        /// How much later this copy arrived.
+        lag_ns: u64,
+    },
+}
+
+/// The dedupe table.
+#[derive(Debug)]
+pub struct Dedupe {
+    seen: HashMap<(u32, u64, u64), (u8, u64)>,
+    newest_slot: u64,
+    horizon_slots: u64,
+}
+
+impl Dedupe {
+    /// Remember copies for `horizon_slots` slots.
+    pub fn new(horizon_slots: u64) -> Self {
+        Dedupe {
+            seen: HashMap::new(),
+            newest_slot: 0,
+            horizon_slots,
+        }
+    }
+
+    /// Judge a copy of `account`'s data at `slot` from `endpoint`, read at `t_recv_ns`.
+    pub fn observe(
+        &mut self,
+        account: u32,
+        slot: u64,
+        hash: u64,
+        endpoint: u8,
+        t_recv_ns: u64,
+    ) -> Verdict {
+        if slot > self.newest_slot {
+            self.newest_slot = slot;
+            if self.seen.len() > 4096 {
+                let floor = slot.saturating_sub(self.horizon_slots);
+                self.seen.retain(|&(_, s, _), _| s >= floor);
+            }
+        }
+        match self.seen.get(&(account, slot, hash)) {
+            Some(&(winner, t_first)) => Verdict::Duplicate {
+                winner,
+                lag_ns: t_recv_ns.saturating_sub(t_first),
+            },
+            None => {
+                self.seen
+                    .insert((account, slot, hash), (endpoint, t_recv_ns));
+                Verdict::First
+            }
+        }
+    }
+
+    /// Entries remembered (for tests and status).
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_first_copy_wins_and_later_copies_carry_their_lag() {
+        let mut d = Dedupe::new(64);
+        let h = data_hash(b"state 1");
+        assert_eq!(d.observe(7, 100, h, 1, 1_000), Verdict::First);
+        assert_eq!(
+            d.observe(7, 100, h, 0, 1_250),
+            Verdict::Duplicate {
+                winner: 1,
+                lag_ns: 250
+            }
+        );
+    }
+
+    #[test]
+    fn two_changes_of_an_account_within_one_slot_are_both_real_updates() {
+        let mut d = Dedupe::new(64);
+        assert_eq!(d.observe(7, 100, data_hash(b"a"), 0, 1), Verdict::First);
+        assert_eq!(d.observe(7, 100, data_hash(b"b"), 0, 2), Verdict::First);
+        assert_eq!(d.observe(8, 100, data_hash(b"a"), 0, 3), Verdict::First);
+    }
+
+    #[test]
+    fn old_slots_are_forgotten_but_recent_ones_kept() {
+        let mut d = Dedupe::new(10);
+        for slot in 0..5000u64 {
+            d.observe(1, slot, slot, 0, slot);
+        }
+        assert!(d.len() <= 4096 + 11, "{}", d.len());
+        assert!(matches!(
+            d.observe(1, 4999, 4999, 1, 5000),
+            Verdict::Duplicate { .. }
+        ));
+    }
+
+    proptest! {
+        /// Whatever the interleaving of N endpoints, each distinct update is applied once.
+        #[test]
+        fn each_distinct_update_is_applied_exactly_once(
+            updates in proptest::collection::vec((0u32..4, 0u64..8, 0u64..3), 1..60),
+            copies in 1usize..4,
+        ) {
+            let mut d = Dedupe::new(1_000);
+            let mut applied = std::collections::HashSet::new();
+            let mut t = 0u64;
+            for e in 0..copies {
+                for &(acc, slot, h) in &updates {
+                    t += 1;
+                    if d.observe(acc, slot, h, e as u8, t) == Verdict::First {
+                        prop_assert!(applied.insert((acc, slot, h)), "applied twice");
+                    }
+                }
+            }
+            let distinct: std::collections::HashSet<_> = updates.iter().copied().collect();
+            prop_assert_eq!(applied, distinct);
+        }
+    }
+}
