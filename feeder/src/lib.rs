@@ -1,11 +1,17 @@
 //! phantom-feeder: Solana PubSub market data into the `pools` table and the `market` ring.
 //!
-//! Built so far: [`publisher`] (table + ring output with overflow conflation) and [`source`]
-//! (the PubSub WebSocket source with reconnects). Decoders,
-//! config, the PubSub client and the executable are being built.
+//! Built so far: [`config`] (`[feeder]` and `[[pools]]`), [`pubsub`] (PubSub frame parsing
+//! and requests), [`decode`] (account decoders and encoders), [`pool_state`] (per-pool
+//! assembly under the two-vault rule), [`rpc`] (refetch) and [`publisher`] (table + ring
+//! output with overflow conflation). The connection loop and the executable are being built.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod config;
+pub mod decode;
 pub mod dedupe;
+pub mod pool_state;
 pub mod publisher;
+pub mod pubsub;
+pub mod rpc;
 pub mod source;
