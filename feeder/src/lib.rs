@@ -10,6 +10,7 @@
 pub mod config;
 pub mod decode;
 pub mod dedupe;
+pub mod engine;
 pub mod pool_state;
 pub mod publisher;
 pub mod pubsub;

@@ -277,6 +277,95 @@ pub mod exec_status {
     pub const FAILED: u8 = 6;
 }
 
+/// `ExecReport.reason` values: why the signer refused an intent. Codes are stable and index
+/// `ControlBlock.signer_reject_reasons`, so they stay below 32; the names are the keys of
+/// `status --json`'s `signer.rejected` and are documented in the README's Signer section.
+pub mod reject_reason {
+    /// Not refused.
+    pub const NONE: u8 = 0;
+    /// `kill_switch`: the kill switch is on (control block or file).
+    pub const KILL_SWITCH: u8 = 1;
+    /// `stale_epoch`: the intent's strategy epoch is neither the current one nor the
+    /// outgoing one below its handover bound (DESIGN §5).
+    pub const STALE_EPOCH: u8 = 2;
+    /// `duplicate`: the route already accepted an intent for this tick or a later one.
+    pub const DUPLICATE: u8 = 3;
+    /// `unknown_route`: no route has this id.
+    pub const UNKNOWN_ROUTE: u8 = 4;
+    /// `zero_amount`: the first leg's amount in is zero.
+    pub const ZERO_AMOUNT: u8 = 5;
+    /// `amount_over_route_max`: the first leg's amount in exceeds the route's maximum.
+    pub const AMOUNT_OVER_ROUTE_MAX: u8 = 6;
+    /// `cu_price_too_high`: compute-unit price above the configured maximum.
+    pub const CU_PRICE_TOO_HIGH: u8 = 7;
+    /// `tip_too_high`: Jito tip above the configured maximum.
+    pub const TIP_TOO_HIGH: u8 = 8;
+    /// `tick_too_old`: the tick behind the intent was received too long ago.
+    pub const TICK_TOO_OLD: u8 = 9;
+    /// `blockhash_too_old`: no recent blockhash fresh enough to sign with (or none yet).
+    pub const BLOCKHASH_TOO_OLD: u8 = 10;
+    /// `too_many_open`: the maximum of accepted, unfinished intents is reached.
+    pub const TOO_MANY_OPEN: u8 = 11;
+    /// `rate_limited`: the intents-per-second limit is reached.
+    pub const RATE_LIMITED: u8 = 12;
+    /// `notional_limit`: the per-minute notional limit would be exceeded.
+    pub const NOTIONAL_LIMIT: u8 = 13;
+    /// `unsignable`: the route's template cannot take the intent (no such tick-array
+    /// variant, or a tip on a route without a tip account).
+    pub const UNSIGNABLE: u8 = 14;
+
+    /// Every reason as (code, name), in code order.
+    pub const ALL: [(u8, &str); 14] = [
+        (KILL_SWITCH, "kill_switch"),
+        (STALE_EPOCH, "stale_epoch"),
+        (DUPLICATE, "duplicate"),
+        (UNKNOWN_ROUTE, "unknown_route"),
+        (ZERO_AMOUNT, "zero_amount"),
+        (AMOUNT_OVER_ROUTE_MAX, "amount_over_route_max"),
+        (CU_PRICE_TOO_HIGH, "cu_price_too_high"),
+        (TIP_TOO_HIGH, "tip_too_high"),
+        (TICK_TOO_OLD, "tick_too_old"),
+        (BLOCKHASH_TOO_OLD, "blockhash_too_old"),
+        (TOO_MANY_OPEN, "too_many_open"),
+        (RATE_LIMITED, "rate_limited"),
+        (NOTIONAL_LIMIT, "notional_limit"),
+        (UNSIGNABLE, "unsignable"),
+    ];
+
+    /// The documented name of `code`, if it is a reason.
+    pub fn name(code: u8) -> Option<&'static str> {
+        ALL.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+    }
+}
+
+/// `ExecReport.error_code` values of `FAILED` reports. Besides these small positive codes,
+/// 100..=599 is the HTTP status an endpoint answered with, and a negative value is the
+/// JSON-RPC error code it returned (e.g. -32002 for a failed preflight).
+pub mod exec_error {
+    /// No error.
+    pub const NONE: i32 = 0;
+    /// No endpoint could be reached (connect, I/O or timeout).
+    pub const TRANSPORT: i32 = 1;
+    /// An endpoint answered with something that is not a JSON-RPC reply.
+    pub const BAD_RESPONSE: i32 = 2;
+    /// Sent, but not seen on chain before the landing timeout.
+    pub const EXPIRED: i32 = 3;
+    /// Landed with a transaction error (the status's `err` was set).
+    pub const TRANSACTION_ERROR: i32 = 4;
+    /// The signer stopped before the transaction's fate was known (it may still land).
+    pub const UNKNOWN_AT_STOP: i32 = 5;
+}
+
+/// `ControlBlock.signer_mode` values.
+pub mod signer_mode {
+    /// Not started (or not announced yet).
+    pub const UNKNOWN: u32 = 0;
+    /// Signs and records, sends nothing.
+    pub const DRY_RUN: u32 = 1;
+    /// Sends to the network.
+    pub const LIVE: u32 = 2;
+}
+
 record! {
     /// One fate of one intent on the `reports` ring (signer → strategy).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -301,11 +390,12 @@ record! {
         pub signature: [u8; 64],
         /// Route of the intent.
         pub route_id: u32,
-        /// Signer-specific error detail (e.g. an RPC error code), 0 if none.
+        /// Why a `FAILED` report failed: [`exec_error`], an HTTP status or a JSON-RPC error
+        /// code; 0 if none.
         pub error_code: i32,
         /// One of [`exec_status`].
         pub status: u8,
-        /// Reject reason code (0: none); names are documented with the signer.
+        /// Reject reason code, one of [`reject_reason`] (0: none).
         pub reason: u8,
         /// Reserved, zero.
         pub _reserved: [u8; 46],
@@ -369,7 +459,7 @@ record! {
         pub signer_accepted: AtomicU64,
         /// Signer: intents rejected (all reasons).
         pub signer_rejected: AtomicU64,
-        /// Signer: rejections per reason code.
+        /// Signer: rejections per reason code ([`reject_reason`]).
         pub signer_reject_reasons: [u64; 32],
         /// Signer: transactions signed.
         pub signer_signed: AtomicU64,
@@ -410,6 +500,11 @@ record! {
         pub strategy_name: [u8; 96],
         /// Params file to load at `params_generation`, NUL-padded UTF-8 path.
         pub params_path: [u8; 256],
+        /// Signer: one of [`signer_mode`], announced at start.
+        pub signer_mode: AtomicU32,
+        /// Signer: dry-run capture file, NUL-padded UTF-8 path (empty: none). Written once at
+        /// start, before `signer_mode`.
+        pub signer_capture_path: [u8; 256],
     }
 }
 

@@ -127,6 +127,26 @@ fn default_blockhash_max_age_ms() -> u64 {
 fn default_nonce_pool_size() -> usize {
     1024
 }
+fn default_send_timeout_ms() -> u64 {
+    2_000
+}
+fn default_landing_poll_ms() -> u64 {
+    400
+}
+fn default_landing_timeout_ms() -> u64 {
+    60_000
+}
+
+/// How the signer waits for intents (the same choice as the strategy's `wait`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitMode {
+    /// Spin, yield, then sleep on the ring's futex (the default).
+    #[default]
+    Adaptive,
+    /// Busy-poll: only on a core of its own (the supervisor refuses it otherwise).
+    Spin,
+}
 
 /// The `[signer]` table.
 #[derive(Clone, PartialEq, Deserialize)]
@@ -169,6 +189,18 @@ pub struct SignerConfig {
     /// While this file exists, all signing stops.
     #[serde(default)]
     pub kill_switch_path: Option<PathBuf>,
+    /// `"adaptive"` (default) or `"spin"`: how the signer waits for intents.
+    #[serde(default)]
+    pub wait: WaitMode,
+    /// Timeout of one `sendTransaction`/`sendBundle` request (connect included).
+    #[serde(default = "default_send_timeout_ms")]
+    pub send_timeout_ms: u64,
+    /// How often `getSignatureStatuses` is polled for sent transactions.
+    #[serde(default = "default_landing_poll_ms")]
+    pub landing_poll_ms: u64,
+    /// A sent transaction not seen on chain after this long is reported failed (`expired`).
+    #[serde(default = "default_landing_timeout_ms")]
+    pub landing_timeout_ms: u64,
     /// Limits every intent is checked against. Required: no silent defaults on money.
     pub limits: LimitsConfig,
 }
@@ -262,8 +294,9 @@ struct FileView {
     signer: SignerConfig,
     #[serde(default)]
     routes: Vec<RouteConfig>,
+    /// The feeder owns the entries' contents; the signer checks only that each is a table.
     #[serde(default)]
-    pools: Vec<IgnoredAny>,
+    pools: Vec<BTreeMap<String, IgnoredAny>>,
 }
 
 /// The signer's validated view of the config file.
@@ -354,6 +387,22 @@ fn check_endpoint(key: &str, url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// The signer speaks JSON-RPC over HTTP only (landing is polled with
+/// `getSignatureStatuses`, not subscribed to over a WebSocket).
+fn check_http(key: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!(
+                "the signer sends JSON-RPC over HTTP: expected an http(s):// URL, got {}",
+                redact_url(url)
+            ),
+        ))
+    }
+}
+
 /// `scheme://host[:port]` of `url`, the rest (path, query, user info: where API keys live)
 /// replaced by `/…`.
 pub fn redact_url(url: &str) -> String {
@@ -388,10 +437,13 @@ impl SignerConfig {
             }
         }
         for (i, url) in self.rpc_endpoints.iter().enumerate() {
-            check_endpoint(&format!("signer.rpc_endpoints[{i}]"), url)?;
+            let key = format!("signer.rpc_endpoints[{i}]");
+            check_endpoint(&key, url)?;
+            check_http(&key, url)?;
         }
         if let Some(url) = &self.jito_endpoint {
             check_endpoint("signer.jito_endpoint", url)?;
+            check_http("signer.jito_endpoint", url)?;
         }
         if self.blockhash_refresh_ms == 0 {
             return Err(ConfigError::invalid(
@@ -414,6 +466,26 @@ impl SignerConfig {
             return Err(ConfigError::invalid(
                 "signer.nonce_pool_size",
                 "expected 1 to 1048576",
+            ));
+        }
+        for (name, value) in [
+            ("send_timeout_ms", self.send_timeout_ms),
+            ("landing_poll_ms", self.landing_poll_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(
+                    format!("signer.{name}"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        if self.landing_timeout_ms < self.landing_poll_ms {
+            return Err(ConfigError::invalid(
+                "signer.landing_timeout_ms",
+                format!(
+                    "must be at least landing_poll_ms ({}), got {}",
+                    self.landing_poll_ms, self.landing_timeout_ms
+                ),
             ));
         }
         let l = &self.limits;
@@ -462,6 +534,10 @@ impl fmt::Debug for SignerConfig {
             .field("nonce_pool_size", &self.nonce_pool_size)
             .field("capture_path", &self.capture_path)
             .field("kill_switch_path", &self.kill_switch_path)
+            .field("wait", &self.wait)
+            .field("send_timeout_ms", &self.send_timeout_ms)
+            .field("landing_poll_ms", &self.landing_poll_ms)
+            .field("landing_timeout_ms", &self.landing_timeout_ms)
             .field("limits", &self.limits)
             .finish()
     }

@@ -135,6 +135,45 @@ impl Keypair {
         })
     }
 
+    /// Writes the keypair to a new file at `path` in the JSON array form, with mode 0600 from
+    /// its creation on (never readable by others, not even briefly). An existing file is never
+    /// overwritten: that could destroy a funded key. The text is zeroized after writing.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeypairError> {
+        use std::io::Write;
+        let io = |source| KeypairError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let bytes = Zeroizing::new(self.key.to_keypair_bytes());
+        let mut text = Zeroizing::new(String::with_capacity(64 * 4 + 2));
+        text.push('[');
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            // Digits by hand: `format!` would leave an unzeroized temporary String.
+            let (h, t, o) = (b / 100, (b / 10) % 10, b % 10);
+            if h > 0 {
+                text.push(char::from(b'0' + h));
+            }
+            if h > 0 || t > 0 {
+                text.push(char::from(b'0' + t));
+            }
+            text.push(char::from(b'0' + o));
+        }
+        text.push(']');
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
     /// The public key: the fee payer's address.
     pub fn pubkey(&self) -> Address {
         Address::new_from_array(self.key.verifying_key().to_bytes())
@@ -295,5 +334,28 @@ mod tests {
         let a = Keypair::generate().expect("rng");
         let b = Keypair::generate().expect("rng");
         assert_ne!(a.pubkey(), b.pubkey());
+    }
+
+    #[test]
+    fn write_new_round_trips_with_mode_0600_and_never_overwrites() {
+        let dir =
+            std::env::temp_dir().join(format!("phantom-signer-keypair-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("new.json");
+        let _ = std::fs::remove_file(&path);
+        let (_, bytes) = keypair_json();
+        let kp = Keypair::from_json(&keypair_json().0).expect("parse");
+        kp.write_new(&path).expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let expected: Vec<String> = bytes.iter().map(u8::to_string).collect();
+        assert_eq!(text, format!("[{}]", expected.join(",")));
+        let back = Keypair::load(&path).expect("load");
+        assert_eq!(back.pubkey(), kp.pubkey());
+        let e = kp.write_new(&path).expect_err("exists");
+        assert!(e.to_string().contains("exists"), "{e}");
+        assert_no_key_bytes(&e.to_string(), &bytes);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

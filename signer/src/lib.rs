@@ -13,12 +13,20 @@
 //! * [`signing`]: RFC 8032 ed25519 and the opt-in precomputed-nonce signer.
 //! * [`keypair`]: the Solana keypair file, loaded with permission checks and zeroized on drop.
 //! * [`limits`]: the checks every intent passes before it is signed, with reason codes.
+//! * [`blockhash`], [`rpc`], [`send`], [`capture`]: the recent blockhash, the JSON-RPC client,
+//!   live sending and landing tracking, the dry-run capture file.
+//! * [`engine`]: the loop of the `phantom-signer` executable (`src/main.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod blockhash;
+pub mod capture;
 pub mod config;
+pub mod engine;
 pub mod keypair;
 pub mod limits;
 pub mod programs;
+pub mod rpc;
+pub mod send;
 pub mod signing;
 pub mod template;

@@ -10,44 +10,45 @@
 //! An accepted one can never be accepted again (see [`Refusal::Duplicate`]).
 
 use crate::config::LimitsConfig;
-use phantom_ringbuf::records::OrderIntent;
+use phantom_ringbuf::records::{reject_reason, OrderIntent};
 
-/// Why an intent was refused: the `reason` of its `ExecReport` (codes are stable; 0 means
-/// none; codes index `ControlBlock.signer_reject_reasons`, so they stay below 32).
+/// Why an intent was refused: the `reason` of its `ExecReport`. Codes and names are the
+/// shared schema's ([`reject_reason`], exported to Python too); this enum only gives them a
+/// type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Refusal {
     /// `kill_switch`: the kill switch is on (control block or file).
-    KillSwitch = 1,
+    KillSwitch = reject_reason::KILL_SWITCH,
     /// `stale_epoch`: the intent's strategy epoch is neither the current one nor the
     /// outgoing one below its handover bound (DESIGN §5).
-    StaleEpoch = 2,
+    StaleEpoch = reject_reason::STALE_EPOCH,
     /// `duplicate`: the route already accepted an intent for this tick or a later one, so
     /// this is a repeat of (tick seq, route) or arrives out of order.
-    Duplicate = 3,
+    Duplicate = reject_reason::DUPLICATE,
     /// `unknown_route`: no route has this id.
-    UnknownRoute = 4,
+    UnknownRoute = reject_reason::UNKNOWN_ROUTE,
     /// `zero_amount`: the first leg's amount in is zero.
-    ZeroAmount = 5,
+    ZeroAmount = reject_reason::ZERO_AMOUNT,
     /// `amount_over_route_max`: the first leg's amount in exceeds the route's maximum.
-    AmountOverRouteMax = 6,
+    AmountOverRouteMax = reject_reason::AMOUNT_OVER_ROUTE_MAX,
     /// `cu_price_too_high`: compute-unit price above the configured maximum.
-    CuPriceTooHigh = 7,
+    CuPriceTooHigh = reject_reason::CU_PRICE_TOO_HIGH,
     /// `tip_too_high`: Jito tip above the configured maximum.
-    TipTooHigh = 8,
+    TipTooHigh = reject_reason::TIP_TOO_HIGH,
     /// `tick_too_old`: the tick behind the intent was received too long ago.
-    TickTooOld = 9,
+    TickTooOld = reject_reason::TICK_TOO_OLD,
     /// `blockhash_too_old`: no recent blockhash fresh enough to sign with.
-    BlockhashTooOld = 10,
+    BlockhashTooOld = reject_reason::BLOCKHASH_TOO_OLD,
     /// `too_many_open`: the maximum of accepted, unfinished intents is reached.
-    TooManyOpen = 11,
+    TooManyOpen = reject_reason::TOO_MANY_OPEN,
     /// `rate_limited`: the intents-per-second limit is reached.
-    RateLimited = 12,
+    RateLimited = reject_reason::RATE_LIMITED,
     /// `notional_limit`: the per-minute notional limit would be exceeded.
-    NotionalLimit = 13,
+    NotionalLimit = reject_reason::NOTIONAL_LIMIT,
     /// `unsignable`: the route's template cannot take the intent (e.g. no such tick-array
     /// variant, or a tip on a route without a tip account).
-    Unsignable = 14,
+    Unsignable = reject_reason::UNSIGNABLE,
 }
 
 impl Refusal {
@@ -74,24 +75,9 @@ impl Refusal {
         self as u8
     }
 
-    /// The documented name (the key in `status --json`'s `rejected`).
+    /// The documented name (the key in `status --json`'s `rejected`), from the shared schema.
     pub fn name(self) -> &'static str {
-        match self {
-            Refusal::KillSwitch => "kill_switch",
-            Refusal::StaleEpoch => "stale_epoch",
-            Refusal::Duplicate => "duplicate",
-            Refusal::UnknownRoute => "unknown_route",
-            Refusal::ZeroAmount => "zero_amount",
-            Refusal::AmountOverRouteMax => "amount_over_route_max",
-            Refusal::CuPriceTooHigh => "cu_price_too_high",
-            Refusal::TipTooHigh => "tip_too_high",
-            Refusal::TickTooOld => "tick_too_old",
-            Refusal::BlockhashTooOld => "blockhash_too_old",
-            Refusal::TooManyOpen => "too_many_open",
-            Refusal::RateLimited => "rate_limited",
-            Refusal::NotionalLimit => "notional_limit",
-            Refusal::Unsignable => "unsignable",
-        }
+        reject_reason::name(self.code()).unwrap_or("unknown")
     }
 
     /// The reason with this code.
@@ -358,6 +344,14 @@ mod tests {
                 handover_intent_end: 0,
             },
             blockhash_age_ns: Some(0),
+        }
+    }
+
+    #[test]
+    fn every_schema_reason_has_a_refusal_and_back() {
+        assert_eq!(Refusal::ALL.len(), reject_reason::ALL.len());
+        for (r, (code, name)) in Refusal::ALL.iter().zip(reject_reason::ALL) {
+            assert_eq!((r.code(), r.name()), (code, name));
         }
     }
 

@@ -303,11 +303,13 @@ fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// The schema's named constants, `{group: {NAME: value}}`: `market_kind`, `pool_kind`,
-/// `exec_status`, `lease_state`, `intent_flags`.
+/// `exec_status`, `lease_state`, `intent_flags`, `reject_reason` (keys are the documented
+/// lower-case reason names), `exec_error`, `signer_mode`.
 #[pyfunction]
 fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     use phantom_ringbuf::records::{
-        exec_status, intent_flags, lease_state, market_kind, pool_kind,
+        exec_error, exec_status, intent_flags, lease_state, market_kind, pool_kind, reject_reason,
+        signer_mode,
     };
     let groups: [(&str, &[(&str, u64)]); 5] = [
         (
@@ -364,6 +366,33 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         }
         out.set_item(group, d)?;
     }
+    let reasons = PyDict::new(py);
+    for (code, name) in reject_reason::ALL {
+        reasons.set_item(name, code)?;
+    }
+    out.set_item("reject_reason", reasons)?;
+    // error_code is signed (negative JSON-RPC codes): this group's values are i64.
+    let errors = PyDict::new(py);
+    for (name, value) in [
+        ("NONE", exec_error::NONE),
+        ("TRANSPORT", exec_error::TRANSPORT),
+        ("BAD_RESPONSE", exec_error::BAD_RESPONSE),
+        ("EXPIRED", exec_error::EXPIRED),
+        ("TRANSACTION_ERROR", exec_error::TRANSACTION_ERROR),
+        ("UNKNOWN_AT_STOP", exec_error::UNKNOWN_AT_STOP),
+    ] {
+        errors.set_item(name, i64::from(value))?;
+    }
+    out.set_item("exec_error", errors)?;
+    let modes = PyDict::new(py);
+    for (name, value) in [
+        ("UNKNOWN", signer_mode::UNKNOWN),
+        ("DRY_RUN", signer_mode::DRY_RUN),
+        ("LIVE", signer_mode::LIVE),
+    ] {
+        modes.set_item(name, u64::from(value))?;
+    }
+    out.set_item("signer_mode", modes)?;
     Ok(out)
 }
 

@@ -1,0 +1,169 @@
+//! `phantom-feeder --instance NAME --config FILE [--check-config]`: Solana PubSub market data
+//! into the instance's `pools` table and `market` ring (DESIGN §2).
+//!
+//! One tokio task per endpoint reads frames; the engine (this thread) dedupes, decodes,
+//! assembles and publishes. Reads only `[feeder]` and `[[pools]]` of the config.
+
+use clap::Parser;
+use phantom_feeder::config::Config;
+use phantom_feeder::engine::{subscriptions, Engine};
+use phantom_feeder::publisher::Publisher;
+use phantom_feeder::rpc::get_multiple_accounts;
+use phantom_feeder::source::{Backoff, FeedSource, PubSubSource};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "phantom-feeder",
+    version,
+    about = "Solana PubSub market data into shared memory"
+)]
+struct Args {
+    /// Instance name (segments phantom-NAME-*).
+    #[arg(long, default_value = "default")]
+    instance: String,
+    /// The instance config (TOML); only [feeder] and [[pools]] are read.
+    #[arg(long)]
+    config: PathBuf,
+    /// Validate the config and exit (0: valid; 1: the error, naming the key).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("panic: {info}");
+        std::process::exit(101);
+    }));
+    let args = Args::parse();
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("phantom-feeder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.check_config {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(cpu) = config.feeder.cpu {
+        pin(cpu);
+    }
+    let publisher = match Publisher::attach(&args.instance) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("phantom-feeder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if publisher.pool_capacity() < config.pools.len() {
+        eprintln!(
+            "phantom-feeder: the pools table has {} entries but the config has {} pools",
+            publisher.pool_capacity(),
+            config.pools.len()
+        );
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("phantom-feeder: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(config, publisher));
+    ExitCode::SUCCESS
+}
+
+fn pin(cpu: u32) {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < CPU_SETSIZE, which
+    // sched_setaffinity then reads; failure is reported, not fatal.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if (cpu as usize) < libc::CPU_SETSIZE as usize {
+            libc::CPU_SET(cpu as usize, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                tracing::warn!(
+                    cpu,
+                    "could not pin to the cpu: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+}
+
+async fn run(config: Config, publisher: Publisher) {
+    let mut engine = Engine::new(&config, publisher);
+    let subs = subscriptions(&config, engine.accounts());
+    let addresses: Vec<String> = engine
+        .accounts()
+        .iter()
+        .map(|w| w.address.to_string())
+        .collect();
+    let (tx, mut rx) = mpsc::channel(1 << 14);
+    for (i, ep) in config.feeder.endpoints.iter().enumerate() {
+        let src = PubSubSource {
+            endpoint: i as u8,
+            url: ep.ws.clone(),
+            subscriptions: subs.clone(),
+            read_timeout: Duration::from_millis(config.feeder.read_timeout_ms),
+            backoff: Backoff::new(
+                Duration::from_millis(config.feeder.reconnect_backoff_min_ms),
+                Duration::from_millis(config.feeder.reconnect_backoff_max_ms),
+                std::process::id() as u64 ^ (i as u64) << 32,
+            ),
+        };
+        tokio::spawn(src.run(tx.clone()));
+    }
+    drop(tx);
+    let (refetch_tx, mut refetch_rx) = mpsc::channel(16);
+    let agent = ureq::Agent::new_with_defaults();
+    let commitment = config.feeder.commitment.as_str();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut quiet_ticks = 0u32;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { return };
+                quiet_ticks = 0;
+                if let Some(endpoint) = engine.on_event(ev) {
+                    // The table must be right again before trading resumes: refetch now.
+                    let url = config.feeder.endpoints[endpoint as usize].rpc.clone();
+                    let (agent, addresses, tx) = (agent.clone(), addresses.clone(), refetch_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let r = get_multiple_accounts(&agent, &url, &addresses, commitment);
+                        let _ = tx.blocking_send((endpoint, r));
+                    });
+                }
+            }
+            Some((endpoint, result)) = refetch_rx.recv() => match result {
+                Ok(fetched) => engine.apply_refetch(&fetched, endpoint),
+                Err(e) => tracing::warn!(endpoint, "refetch failed: {e}"),
+            },
+            _ = tick.tick() => {
+                let p = engine.publisher();
+                p.heartbeat();
+                if p.stopping() {
+                    tracing::info!("stop requested");
+                    return;
+                }
+                quiet_ticks += 1;
+                if quiet_ticks >= 10 {
+                    quiet_ticks = 0;
+                    p.publish_heartbeat();
+                }
+            }
+        }
+    }
+}

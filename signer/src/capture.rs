@@ -1,0 +1,168 @@
+//! The dry-run capture (DESIGN §7): JSON Lines, one object per signed transaction.
+//!
+//! `{"epoch", "intent_seq", "tick_seq", "route_id", "signature" (base58), "tx" (base64 of the
+//! wire bytes), "t_signed_ns"}`. The hot path only moves the wire bytes into a channel; a
+//! writer thread encodes and writes them through a buffer, flushing whenever the channel runs
+//! dry (so a reader sees every line soon after it is signed) and when the signer stops.
+//! The file is appended to, never truncated.
+
+use crate::rpc::{base58, base64};
+use serde_json::json;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+use std::thread::JoinHandle;
+
+/// One signed transaction to record.
+#[derive(Clone, Debug)]
+pub struct CaptureRecord {
+    /// Strategy epoch of the intent.
+    pub epoch: u64,
+    /// Intent seq.
+    pub intent_seq: u64,
+    /// Tick seq.
+    pub tick_seq: u64,
+    /// Route id.
+    pub route_id: u32,
+    /// The transaction's signature.
+    pub signature: [u8; 64],
+    /// CLOCK_MONOTONIC ns when it was signed.
+    pub t_signed_ns: u64,
+    /// Wire bytes.
+    pub tx: Vec<u8>,
+}
+
+/// The capture file's writer thread.
+pub struct CaptureWriter {
+    path: PathBuf,
+    tx: Option<Sender<CaptureRecord>>,
+    thread: Option<JoinHandle<std::io::Result<u64>>>,
+}
+
+impl CaptureWriter {
+    /// Opens (creates or appends to) `path` and starts the writer thread.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let (tx, rx) = channel::<CaptureRecord>();
+        let thread = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                let mut out = BufWriter::with_capacity(1 << 16, file);
+                let mut lines = 0u64;
+                // Blocks until a record arrives; ends when the sender is dropped.
+                while let Ok(first) = rx.recv() {
+                    let mut next = Some(first);
+                    while let Some(r) = next {
+                        let line = json!({
+                            "epoch": r.epoch,
+                            "intent_seq": r.intent_seq,
+                            "tick_seq": r.tick_seq,
+                            "route_id": r.route_id,
+                            "signature": base58(&r.signature),
+                            "tx": base64(&r.tx),
+                            "t_signed_ns": r.t_signed_ns,
+                        });
+                        serde_json::to_writer(&mut out, &line)?;
+                        out.write_all(b"\n")?;
+                        lines += 1;
+                        next = rx.try_recv().ok();
+                    }
+                    out.flush()?;
+                }
+                out.flush()?;
+                out.get_ref().sync_data()?;
+                Ok(lines)
+            })?;
+        Ok(CaptureWriter {
+            path: path.to_owned(),
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The capture file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues `record` for writing; never blocks.
+    pub fn record(&self, record: CaptureRecord) {
+        if let Some(tx) = &self.tx {
+            // Fails only if the writer thread died, which `finish` reports.
+            let _ = tx.send(record);
+        }
+    }
+
+    /// Writes everything queued, flushes, and returns the number of lines written.
+    pub fn finish(mut self) -> std::io::Result<u64> {
+        self.tx = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("capture writer thread panicked")),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for CaptureWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_becomes_one_json_line_with_the_design_keys() {
+        let dir = std::env::temp_dir().join(format!("phantom-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let w = CaptureWriter::open(&path).expect("open");
+        for k in 0..100u64 {
+            w.record(CaptureRecord {
+                epoch: 2,
+                intent_seq: k,
+                tick_seq: k + 10,
+                route_id: 1,
+                signature: [7; 64],
+                t_signed_ns: 99,
+                tx: vec![1, 2, 3],
+            });
+        }
+        assert_eq!(w.finish().expect("finish"), 100);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 100);
+        let first = lines[0].as_object().expect("object");
+        let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "epoch",
+                "intent_seq",
+                "route_id",
+                "signature",
+                "t_signed_ns",
+                "tick_seq",
+                "tx"
+            ]
+        );
+        assert_eq!(lines[99]["intent_seq"], 99);
+        assert_eq!(lines[0]["tx"], "AQID");
+        assert_eq!(lines[0]["signature"], bs58::encode([7u8; 64]).into_string());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

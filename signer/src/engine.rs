@@ -1,0 +1,745 @@
+//! The signer's loop: intents in, checks, patch + sign, reports out (DESIGN §2, §6).
+//!
+//! For every intent read from the `intents` ring the loop builds a [`Context`] (kill switch
+//! from the control block and the kill-switch file, the epoch fence from the control block,
+//! the blockhash's age), runs the [`Limits`], and either refuses the intent (a `REJECTED`
+//! report with its reason code) or patches and signs the route's template with the current
+//! blockhash (`ACCEPTED`, then `SIGNED` with the signature and `t_signed_ns`). In dry-run the
+//! wire bytes go to the capture writer; live, to every endpoint ([`crate::send`]), whose
+//! replies come back as events that become `SENT`, `LANDED` and `FAILED` reports. Every intent
+//! gets at least one report, and every report is counted in the control block: nothing is
+//! dropped silently. If the `reports` ring is full, reports wait in a local backlog (bounded;
+//! beyond it they are counted in the ring's `overflows` and logged).
+//!
+//! The loop is the only writer of the `reports` ring and of the signer's control-block
+//! counters. It stops when the control block's `run_state` is non-zero or the stop flag is
+//! set (SIGTERM): it then processes every intent already in the ring, waits for the sends in
+//! flight, gives the landing tracker one last poll, flushes the capture and returns.
+
+use crate::blockhash::{spawn_refresher, BlockhashSource, RecentBlockhash};
+use crate::capture::{CaptureRecord, CaptureWriter};
+use crate::config::{Config, Mode, SignerConfig, WaitMode};
+use crate::limits::{Context, EpochFence, Limits, Refusal};
+use crate::rpc::RpcClient;
+use crate::send::{self, Event, Lander, SendPool};
+use crate::signing::Signer;
+use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZE};
+use phantom_ringbuf::clock::monotonic_ns;
+use phantom_ringbuf::names::segment_name;
+use phantom_ringbuf::records::{
+    exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent, HEADER_SIZE,
+};
+use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
+use phantom_ringbuf::schema::Record;
+use phantom_ringbuf::segment::SegmentError;
+use phantom_ringbuf::table::Table;
+use solana_address::Address;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Intents read per batch.
+const BATCH: usize = 64;
+/// Reports kept while the `reports` ring is full; beyond this they are counted as overflows.
+const MAX_BACKLOG: usize = 1 << 16;
+/// How often heartbeats are refreshed.
+const HEARTBEAT_NS: u64 = 50_000_000;
+/// How often the kill-switch file is looked at.
+const KILL_FILE_POLL: Duration = Duration::from_millis(5);
+/// Longest idle wait for intents when nothing is in flight (the ring's producer wakes the
+/// wait early; this bounds how stale heartbeats and stop checks get).
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// Wait for intents while sends or landings are pending, so their events are reported
+/// promptly.
+const BUSY_WAIT: Duration = Duration::from_millis(1);
+
+/// Why the signer could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A segment could not be attached.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// A route could not be compiled.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A thread or file could not be started or opened.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+    let what = what.into();
+    move |source| EngineError::Io { what, source }
+}
+
+/// Compiles every route of `config` for the fee payer `payer`.
+pub fn build_templates(
+    config: &Config,
+    payer: Address,
+) -> Result<Vec<RouteTemplate>, TemplateError> {
+    config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RouteTemplate::build(i as u32, r, payer))
+        .collect()
+}
+
+/// What a run did, for the exit log line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Intents read.
+    pub intents: u64,
+    /// Accepted.
+    pub accepted: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Signed.
+    pub signed: u64,
+    /// Sent.
+    pub sent: u64,
+    /// Landed.
+    pub landed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Capture lines written.
+    pub captured: u64,
+    /// Reports that found the ring and the backlog full.
+    pub reports_lost: u64,
+}
+
+/// A transaction handed to the endpoints, until every endpoint answered and its fate is
+/// known.
+struct InFlight {
+    report: ExecReport,
+    awaiting: usize,
+    sent: bool,
+    settled: bool,
+    first_error: i32,
+}
+
+/// Watches the kill-switch file from a thread; the hot path reads one atomic.
+struct KillFile {
+    on: Arc<AtomicBool>,
+    /// Dropping it ends the thread.
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KillFile {
+    fn start(path: PathBuf) -> std::io::Result<Self> {
+        let on = Arc::new(AtomicBool::new(path.exists()));
+        let (stop_tx, stop_rx) = channel::<()>();
+        let flag = Arc::clone(&on);
+        let thread = std::thread::Builder::new()
+            .name("kill-file".into())
+            .spawn(move || loop {
+                let exists = path.exists();
+                // Relaxed: a flag on its own; no other data is published with it.
+                if flag.swap(exists, Ordering::Relaxed) != exists {
+                    tracing::warn!(path = %path.display(), on = exists, "kill-switch file changed");
+                }
+                match stop_rx.recv_timeout(KILL_FILE_POLL) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+            })?;
+        Ok(KillFile {
+            on,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for KillFile {
+    fn drop(&mut self) {
+        self.stop = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The running signer.
+pub struct Engine {
+    cfg: SignerConfig,
+    templates: Vec<RouteTemplate>,
+    signer: Signer,
+    limits: Limits,
+    intents: Consumer<OrderIntent>,
+    reports: Producer<ExecReport>,
+    control: Table<ControlBlock>,
+    blockhash: BlockhashSource,
+    blockhash_stop: Option<Sender<()>>,
+    blockhash_thread: Option<JoinHandle<()>>,
+    kill_file: Option<KillFile>,
+    capture: Option<CaptureWriter>,
+    pool: Option<SendPool>,
+    lander: Option<Lander>,
+    events: Receiver<Event>,
+    inflight: HashMap<u64, InFlight>,
+    backlog: VecDeque<ExecReport>,
+    wire: [u8; PACKET_DATA_SIZE],
+    batch: Vec<OrderIntent>,
+    summary: Summary,
+    last_heartbeat_ns: u64,
+}
+
+impl Engine {
+    /// Attaches the instance's segments and starts the background threads. `live` is the
+    /// already-checked decision to send (config `mode = "live"` and `--live`).
+    pub fn new(
+        config: &Config,
+        instance: &str,
+        live: bool,
+        signer: Signer,
+    ) -> Result<Self, EngineError> {
+        let cfg = config.signer.clone();
+        debug_assert!(!live || cfg.mode == Mode::Live);
+        let payer = Address::new_from_array(signer.public_key());
+        let templates = build_templates(config, payer)?;
+        let limits = Limits::new(
+            &cfg.limits,
+            config.routes.iter().map(|r| r.max_amount_in_raw).collect(),
+            cfg.blockhash_max_age_ms,
+        );
+        let intents = Consumer::<OrderIntent>::attach(&segment_name(instance, "intents"), None)?;
+        let reports = Producer::<ExecReport>::attach(&segment_name(instance, "reports"), None)?;
+        let control = Table::<ControlBlock>::attach(&segment_name(instance, "control"), Some(1))?;
+
+        let (blockhash, blockhash_stop, blockhash_thread) = if cfg.rpc_endpoints.is_empty() {
+            if live {
+                // Config validation makes live need an endpoint; a Jito-only live config
+                // has no way to learn a blockhash.
+                tracing::warn!(
+                    "live without rpc_endpoints: no blockhash source, every intent will be refused"
+                );
+                (BlockhashSource::fetched(), None, None)
+            } else {
+                tracing::info!(
+                    "dry-run without rpc_endpoints: signing with the placeholder blockhash"
+                );
+                (BlockhashSource::Placeholder, None, None)
+            }
+        } else {
+            let source = BlockhashSource::fetched();
+            let timeout = Duration::from_millis(cfg.send_timeout_ms);
+            let clients = cfg
+                .rpc_endpoints
+                .iter()
+                .map(|u| RpcClient::new(u, timeout))
+                .collect();
+            let (tx, rx) = channel();
+            let thread = spawn_refresher(
+                clients,
+                source.clone(),
+                Duration::from_millis(cfg.blockhash_refresh_ms),
+                rx,
+            )
+            .map_err(io_err("start the blockhash thread"))?;
+            (source, Some(tx), Some(thread))
+        };
+        let kill_file = match &cfg.kill_switch_path {
+            Some(p) => {
+                Some(KillFile::start(p.clone()).map_err(io_err("start the kill-file thread"))?)
+            }
+            None => None,
+        };
+        let capture = match &cfg.capture_path {
+            Some(p) => Some(
+                CaptureWriter::open(p)
+                    .map_err(io_err(format!("open capture file {}", p.display())))?,
+            ),
+            None => None,
+        };
+        let (events_tx, events) = channel();
+        let (pool, lander) = if live {
+            let pool = SendPool::start(&cfg, events_tx.clone()).map_err(io_err("start senders"))?;
+            let lander = if cfg.rpc_endpoints.is_empty() {
+                None
+            } else {
+                Some(Lander::start(&cfg, events_tx).map_err(io_err("start the landing tracker"))?)
+            };
+            (Some(pool), lander)
+        } else {
+            (None, None)
+        };
+        Ok(Engine {
+            cfg,
+            templates,
+            signer,
+            limits,
+            intents,
+            reports,
+            control,
+            blockhash,
+            blockhash_stop,
+            blockhash_thread,
+            kill_file,
+            capture,
+            pool,
+            lander,
+            events,
+            inflight: HashMap::new(),
+            backlog: VecDeque::with_capacity(1024),
+            wire: [0; PACKET_DATA_SIZE],
+            batch: Vec::with_capacity(BATCH),
+            summary: Summary::default(),
+            last_heartbeat_ns: 0,
+        })
+    }
+
+    fn ctl(&self) -> &ControlBlock {
+        self.control.entry(0)
+    }
+
+    /// Adds `n` to the `u64` field at `offset` of the control block (a plain `u64` array
+    /// element such as `signer_reject_reasons[i]`).
+    fn add_plain_u64(&self, offset: usize, n: u64) {
+        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= ControlBlock::SIZE);
+        // SAFETY: the control segment is mapped for at least HEADER_SIZE + one entry (attach
+        // validated its size), `offset` lies inside the entry and is 8-aligned (entries are
+        // 64-aligned), and every process accesses these counters atomically; the pointer comes
+        // from the segment's raw mapping pointer, not from a shared reference.
+        let counter = unsafe {
+            AtomicU64::from_ptr(
+                self.control
+                    .segment()
+                    .as_ptr()
+                    .add(HEADER_SIZE + offset)
+                    .cast::<u64>(),
+            )
+        };
+        // Relaxed: a statistics counter; readers need no ordering with other data.
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Tells `status` who the signer is: pid, mode, capture file.
+    fn announce(&self, live: bool) {
+        let path = self
+            .capture
+            .as_ref()
+            .map(|c| c.path().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut bytes = [0u8; 256];
+        let mut n = path.len().min(255);
+        while !path.is_char_boundary(n) {
+            n -= 1;
+        }
+        bytes[..n].copy_from_slice(&path.as_bytes()[..n]);
+        let offset = core::mem::offset_of!(ControlBlock, signer_capture_path);
+        for (i, b) in bytes.iter().enumerate() {
+            // SAFETY: as in add_plain_u64: inside the validated entry, from the raw mapping
+            // pointer. Only the signer writes this field; it is published by the Release store
+            // of signer_mode below, and a reader loads signer_mode (Acquire) first.
+            let byte = unsafe {
+                core::sync::atomic::AtomicU8::from_ptr(
+                    self.control
+                        .segment()
+                        .as_ptr()
+                        .add(HEADER_SIZE + offset + i),
+                )
+            };
+            byte.store(*b, Ordering::Relaxed);
+        }
+        let c = self.ctl();
+        c.pid_signer.store(std::process::id(), Ordering::Relaxed);
+        let mode = if live {
+            signer_mode::LIVE
+        } else {
+            signer_mode::DRY_RUN
+        };
+        // Release: publishes signer_capture_path (pairs with a reader's Acquire load).
+        c.signer_mode.store(mode, Ordering::Release);
+    }
+
+    fn heartbeat(&mut self, now: u64) {
+        if now.saturating_sub(self.last_heartbeat_ns) < HEARTBEAT_NS {
+            return;
+        }
+        self.last_heartbeat_ns = now;
+        // Relaxed: a liveness timestamp, read on its own.
+        self.ctl().hb_signer_ns.store(now, Ordering::Relaxed);
+        self.intents.heartbeat();
+        self.reports.heartbeat();
+    }
+
+    fn stop_requested(&self, stop: &AtomicBool) -> bool {
+        // Acquire: pairs with the supervisor's Release store of run_state.
+        stop.load(Ordering::Relaxed) || self.ctl().run_state.load(Ordering::Acquire) != 0
+    }
+
+    /// Runs until stopped (see the module doc); returns what it did.
+    pub fn run(&mut self, stop: &AtomicBool, live: bool) -> Summary {
+        self.announce(live);
+        let wait = match self.cfg.wait {
+            WaitMode::Adaptive => WaitStrategy::ADAPTIVE,
+            WaitMode::Spin => WaitStrategy::Spin,
+        };
+        tracing::info!(
+            mode = if live { "live" } else { "dry-run" },
+            routes = self.templates.len(),
+            endpoints = self.pool.as_ref().map_or(0, |p| p.endpoints().len()),
+            "signer running"
+        );
+        loop {
+            self.pump_events();
+            self.flush_backlog();
+            self.heartbeat(monotonic_ns());
+            if self.stop_requested(stop) {
+                break;
+            }
+            let timeout = if self.inflight.is_empty() {
+                IDLE_WAIT
+            } else {
+                BUSY_WAIT
+            };
+            if self.intents.wait(wait, timeout) > 0 {
+                self.process_available();
+            }
+        }
+        tracing::info!("stop requested: draining");
+        self.drain();
+        self.summary
+    }
+
+    /// Processes everything in the ring now, then waits for the transactions in flight.
+    fn drain(&mut self) {
+        while self.intents.available() > 0 {
+            self.process_available();
+            self.pump_events();
+            self.flush_backlog();
+        }
+        // Sends: every endpoint answers within send_timeout_ms of taking a job, and takes
+        // jobs in order; allow for a queue of them, then give up (counted below).
+        let deadline = monotonic_ns().saturating_add(
+            self.cfg
+                .send_timeout_ms
+                .saturating_mul(1_000_000)
+                .saturating_mul(1 + self.inflight.len() as u64),
+        );
+        while self.inflight.values().any(|f| f.awaiting > 0) && monotonic_ns() < deadline {
+            self.heartbeat(monotonic_ns());
+            match self.events.recv_timeout(BUSY_WAIT * 10) {
+                Ok(e) => self.on_event(e),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.flush_backlog();
+        }
+        if let Some(lander) = self.lander.take() {
+            lander.stop();
+        }
+        if let Some(pool) = self.pool.take() {
+            pool.shutdown();
+        }
+        self.pump_events();
+        for (key, f) in self.inflight.drain() {
+            // Sends that never answered (or untracked landings): their fate is unknown.
+            tracing::warn!(intent_seq = key, sent = f.sent, "fate unknown at stop");
+        }
+        self.blockhash_stop = None;
+        if let Some(t) = self.blockhash_thread.take() {
+            let _ = t.join();
+        }
+        self.kill_file = None;
+        if let Some(capture) = self.capture.take() {
+            match capture.finish() {
+                Ok(n) => self.summary.captured = n,
+                Err(e) => tracing::error!(error = %e, "capture file"),
+            }
+        }
+        // The consumer may be gone: one last try, then what is left is counted.
+        self.flush_backlog();
+        if !self.backlog.is_empty() {
+            let n = self.backlog.len() as u64;
+            self.reports.count_overflow(n);
+            self.summary.reports_lost += n;
+            tracing::warn!(
+                reports = n,
+                "reports ring full at exit: reports not delivered (counted in its overflows)"
+            );
+        }
+        self.heartbeat(u64::MAX);
+    }
+
+    fn process_available(&mut self) {
+        self.batch.clear();
+        let batch = &mut self.batch;
+        self.intents
+            .pop_batch_with(BATCH as u64, |rec, _| batch.push(*rec));
+        if self.batch.is_empty() {
+            return;
+        }
+        let t_read = monotonic_ns();
+        // Loaded after the intents were acquired: the lease changes that made them were
+        // published before them. lease_epoch first: the handover fields are stored before
+        // the new epoch is.
+        let c = self.ctl();
+        let current_epoch = c.lease_epoch.load(Ordering::Acquire);
+        let fence = EpochFence {
+            current_epoch,
+            handover_epoch: c.handover_epoch.load(Ordering::Acquire),
+            handover_intent_end: c.handover_intent_end.load(Ordering::Acquire),
+        };
+        let blockhash = self.blockhash.current();
+        for k in 0..self.batch.len() {
+            let intent = self.batch[k];
+            self.handle(&intent, t_read, fence, blockhash);
+        }
+        self.summary.intents += self.batch.len() as u64;
+        self.heartbeat(monotonic_ns());
+    }
+
+    fn kill_switch_on(&self) -> bool {
+        // Acquire: pairs with the Release store of `phantom-pipeline kill-switch`.
+        self.ctl().kill_switch.load(Ordering::Acquire) != 0
+            || self
+                .kill_file
+                .as_ref()
+                .is_some_and(|k| k.on.load(Ordering::Relaxed))
+    }
+
+    fn base_report(intent: &OrderIntent, t_read: u64) -> ExecReport {
+        let mut r = ExecReport::zeroed();
+        r.intent_seq = intent.seq;
+        r.epoch = intent.epoch;
+        r.tick_seq = intent.tick_seq;
+        r.route_id = intent.route_id;
+        r.t_intent_read_ns = t_read;
+        r
+    }
+
+    fn handle(
+        &mut self,
+        intent: &OrderIntent,
+        t_read: u64,
+        fence: EpochFence,
+        blockhash: Option<RecentBlockhash>,
+    ) {
+        let now = monotonic_ns();
+        let ctx = Context {
+            now_ns: now,
+            kill_switch: self.kill_switch_on(),
+            fence,
+            blockhash_age_ns: blockhash.map(|b| now.saturating_sub(b.fetched_ns)),
+        };
+        let base = Self::base_report(intent, t_read);
+        if let Err(reason) = self.limits.check(intent, &ctx) {
+            self.reject(base, reason);
+            return;
+        }
+        let Some(blockhash) = blockhash else {
+            // Unreachable: the limits refuse an intent without a blockhash.
+            self.limits.refuse_accepted(Refusal::BlockhashTooOld);
+            self.reject(base, Refusal::BlockhashTooOld);
+            return;
+        };
+        let fields = TradeFields::from(intent);
+        let template = &mut self.templates[intent.route_id as usize];
+        let signed = template.sign_into(&fields, &blockhash.hash, &mut self.signer, &mut self.wire);
+        let t_signed = monotonic_ns();
+        let len = match signed {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::debug!(intent_seq = intent.seq, error = %e, "unsignable intent");
+                self.limits.refuse_accepted(Refusal::Unsignable);
+                self.reject(base, Refusal::Unsignable);
+                return;
+            }
+        };
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&self.wire[1..65]);
+
+        let c = self.ctl();
+        // Relaxed: statistics counters (here and below).
+        c.signer_accepted.fetch_add(1, Ordering::Relaxed);
+        c.signer_signed.fetch_add(1, Ordering::Relaxed);
+        self.summary.accepted += 1;
+        self.summary.signed += 1;
+        self.emit(ExecReport {
+            status: exec_status::ACCEPTED,
+            ..base
+        });
+        let signed_report = ExecReport {
+            status: exec_status::SIGNED,
+            signature,
+            t_signed_ns: t_signed,
+            ..base
+        };
+        self.emit(signed_report);
+
+        if let Some(capture) = &self.capture {
+            capture.record(CaptureRecord {
+                epoch: intent.epoch,
+                intent_seq: intent.seq,
+                tick_seq: intent.tick_seq,
+                route_id: intent.route_id,
+                signature,
+                t_signed_ns: t_signed,
+                tx: self.wire[..len].to_vec(),
+            });
+        }
+        match &self.pool {
+            Some(pool) if !pool.endpoints().is_empty() => {
+                pool.send(intent.seq, &self.wire[..len]);
+                self.inflight.insert(
+                    intent.seq,
+                    InFlight {
+                        report: signed_report,
+                        awaiting: pool.endpoints().len(),
+                        sent: false,
+                        settled: false,
+                        first_error: 0,
+                    },
+                );
+            }
+            // Dry-run: signing is the end of the intent.
+            _ => self.limits.finish(),
+        }
+    }
+
+    fn reject(&mut self, base: ExecReport, reason: Refusal) {
+        let c = self.ctl();
+        // Relaxed: statistics counters.
+        c.signer_rejected.fetch_add(1, Ordering::Relaxed);
+        let offset = core::mem::offset_of!(ControlBlock, signer_reject_reasons)
+            + 8 * usize::from(reason.code());
+        self.add_plain_u64(offset, 1);
+        self.summary.rejected += 1;
+        self.emit(ExecReport {
+            status: exec_status::REJECTED,
+            reason: reason.code(),
+            ..base
+        });
+    }
+
+    fn emit(&mut self, report: ExecReport) {
+        if self.backlog.is_empty() && self.reports.try_push(&report) {
+            return;
+        }
+        if self.backlog.len() >= MAX_BACKLOG {
+            // Oldest first out: counted, never silent.
+            self.backlog.pop_front();
+            self.reports.count_overflow(1);
+            self.summary.reports_lost += 1;
+            if self.summary.reports_lost.is_power_of_two() {
+                tracing::warn!(
+                    lost = self.summary.reports_lost,
+                    "reports ring and backlog full: reports lost (is anything consuming reports?)"
+                );
+            }
+        }
+        self.backlog.push_back(report);
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(front) = self.backlog.front() {
+            if !self.reports.try_push(front) {
+                return;
+            }
+            self.backlog.pop_front();
+        }
+    }
+
+    fn pump_events(&mut self) {
+        if self.pool.is_none() {
+            return;
+        }
+        let mut pending = Vec::new();
+        send::drain(&self.events, |e| pending.push(e));
+        for e in pending {
+            self.on_event(e);
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let key = match &event {
+            Event::Sent { key, .. }
+            | Event::SendFailed { key, .. }
+            | Event::Landed { key, .. }
+            | Event::LandFailed { key, .. } => *key,
+        };
+        let Some(mut f) = self.inflight.remove(&key) else {
+            return;
+        };
+        match event {
+            Event::Sent { t_ns, endpoint, .. } => {
+                f.awaiting = f.awaiting.saturating_sub(1);
+                if !f.sent {
+                    f.sent = true;
+                    f.report.t_sent_ns = t_ns;
+                    self.ctl().signer_sent.fetch_add(1, Ordering::Relaxed);
+                    self.summary.sent += 1;
+                    tracing::debug!(intent_seq = key, endpoint, "sent");
+                    self.emit(ExecReport {
+                        status: exec_status::SENT,
+                        ..f.report
+                    });
+                    match &self.lander {
+                        Some(lander) => lander.track(key, f.report.signature),
+                        None => {
+                            // No RPC endpoint to poll (Jito only): sent is the last word.
+                            f.settled = true;
+                            self.limits.finish();
+                        }
+                    }
+                }
+            }
+            Event::SendFailed { code, .. } => {
+                f.awaiting = f.awaiting.saturating_sub(1);
+                if f.first_error == 0 {
+                    f.first_error = code;
+                }
+                if f.awaiting == 0 && !f.sent {
+                    f.settled = true;
+                    self.fail(&f.report, 0, f.first_error, monotonic_ns());
+                }
+            }
+            Event::Landed { slot, t_ns, .. } => {
+                f.settled = true;
+                self.ctl().signer_landed.fetch_add(1, Ordering::Relaxed);
+                self.summary.landed += 1;
+                self.limits.finish();
+                self.emit(ExecReport {
+                    status: exec_status::LANDED,
+                    slot,
+                    t_landed_ns: t_ns,
+                    ..f.report
+                });
+            }
+            Event::LandFailed {
+                slot, code, t_ns, ..
+            } => {
+                f.settled = true;
+                self.fail(&f.report, slot, code, t_ns);
+            }
+        }
+        if f.awaiting > 0 || !f.settled {
+            self.inflight.insert(key, f);
+        }
+    }
+
+    fn fail(&mut self, report: &ExecReport, slot: u64, code: i32, t_ns: u64) {
+        self.ctl().signer_failed.fetch_add(1, Ordering::Relaxed);
+        self.summary.failed += 1;
+        self.limits.finish();
+        self.emit(ExecReport {
+            status: exec_status::FAILED,
+            slot,
+            error_code: code,
+            t_landed_ns: t_ns,
+            ..*report
+        });
+    }
+}
