@@ -118,6 +118,7 @@ async fn run(config: Config, publisher: Publisher) {
             url: ep.ws.clone(),
             subscriptions: subs.clone(),
             read_timeout: Duration::from_millis(config.feeder.read_timeout_ms),
+            ping_interval: Duration::from_millis(config.feeder.heartbeat_interval_ms),
             backoff: Backoff::new(
                 Duration::from_millis(config.feeder.reconnect_backoff_min_ms),
                 Duration::from_millis(config.feeder.reconnect_backoff_max_ms),

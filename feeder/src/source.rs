@@ -95,8 +95,10 @@ pub struct PubSubSource {
     pub url: String,
     /// Subscription requests (JSON-RPC text) sent after every connect.
     pub subscriptions: Vec<String>,
-    /// A connection with no frame for this long is dropped.
+    /// A connection with no frame (not even a pong) for this long is dropped.
     pub read_timeout: Duration,
+    /// Interval of WebSocket pings, so a quiet but healthy connection stays alive.
+    pub ping_interval: Duration,
     /// Reconnect backoff.
     pub backoff: Backoff,
 }
@@ -125,10 +127,24 @@ impl PubSubSource {
         {
             return Ok(());
         }
+        let mut ping = tokio::time::interval(self.ping_interval);
+        ping.tick().await; // the first tick is immediate
+        let mut last_frame = tokio::time::Instant::now();
         loop {
-            let msg = tokio::time::timeout(self.read_timeout, rx.next())
-                .await
-                .map_err(|_| format!("no frame for {} ms", self.read_timeout.as_millis()))?;
+            let deadline = last_frame + self.read_timeout;
+            let msg = tokio::select! {
+                m = rx.next() => m,
+                _ = ping.tick() => {
+                    tx.send(Message::Ping(Vec::new().into()))
+                        .await
+                        .map_err(|e| format!("ping: {e}"))?;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(format!("no frame for {} ms", self.read_timeout.as_millis()));
+                }
+            };
+            last_frame = tokio::time::Instant::now();
             let t_recv_ns = monotonic_ns();
             match msg {
                 Some(Ok(Message::Text(text))) => {
@@ -144,7 +160,7 @@ impl PubSubSource {
                 Some(Ok(Message::Close(frame))) => {
                     return Err(format!("closed by the server: {frame:?}"));
                 }
-                Some(Ok(_)) => {} // ping/pong are handled by tungstenite; binary is not PubSub
+                Some(Ok(_)) => {} // pongs (and pings, answered by tungstenite); binary is not PubSub
                 Some(Err(e)) => return Err(format!("read: {e}")),
                 None => return Err("connection closed".into()),
             }
@@ -246,6 +262,7 @@ mod tests {
             url,
             subscriptions: vec!["sub".into()],
             read_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(5), 7),
         };
         let (tx, mut rx) = mpsc::channel(64);
@@ -302,6 +319,7 @@ mod tests {
             url,
             subscriptions: vec![],
             read_timeout: Duration::from_millis(200),
+            ping_interval: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 1),
         };
         let (tx, mut rx) = mpsc::channel(16);

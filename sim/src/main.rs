@@ -54,6 +54,10 @@ struct Args {
     /// Stop after this many seconds (default: run until killed).
     #[arg(long)]
     duration_s: Option<f64>,
+    /// Stop moving prices after this many market steps, but keep serving (tests compare a
+    /// frozen market's accounts with what a client made of the notifications).
+    #[arg(long)]
+    steps: Option<u64>,
     /// Fault: close each connection after N notifications.
     #[arg(long, default_value_t = 0)]
     drop_every: u64,
@@ -309,7 +313,23 @@ fn drive(
     let mut sent: u64 = 0;
     let mut changed = Vec::with_capacity(2);
     let end = args.duration_s.map(|d| start + (d * 1e9) as u64);
+    let mut steps = 0u64;
     loop {
+        if args.steps.is_some_and(|n| steps >= n) {
+            // Frozen: slots still advance (a live node's do), prices no longer move.
+            let now = monotonic_ns();
+            if end.is_some_and(|e| now >= e) {
+                return;
+            }
+            let want_slot = state_slot_base(&state) + (now - start) / slot_ns;
+            while slot < want_slot {
+                slot += 1;
+                state.advance_slot(slot);
+                let _ = tx.send(Event::Slot { slot });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         let now = monotonic_ns();
         if end.is_some_and(|e| now >= e) {
             return;
@@ -332,6 +352,7 @@ fn drive(
             continue;
         }
         let i = market.step();
+        steps += 1;
         apply(&pools[i], &market.pools[i], &state, &mut changed);
         for &idx in &changed {
             if let Some(account) = state.account_at(idx) {
