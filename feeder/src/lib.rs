@@ -3,7 +3,8 @@
 //! Built so far: [`config`] (`[feeder]` and `[[pools]]`), [`pubsub`] (PubSub frame parsing
 //! and requests), [`decode`] (account decoders and encoders), [`pool_state`] (per-pool
 //! assembly under the two-vault rule), [`rpc`] (refetch) and [`publisher`] (table + ring
-//! output with overflow conflation). The connection loop and the executable are being built.
+//! output with overflow conflation), [`source`] (connections with reconnects), [`dedupe`]
+//! (first arrival wins) and [`engine`] (all of it together, run by `src/main.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 

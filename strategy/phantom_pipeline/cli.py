@@ -1,9 +1,9 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
 Implemented so far: ``inspect``, ``clean``, ``bench`` (the ring benchmark), ``status``,
-``swap``, ``params``, ``kill-switch``, ``stop`` and ``sim``. ``start`` and
-``record``/``replay`` arrive with the feeder and signer executables; they are not listed
-until they work.
+``swap``, ``params``, ``kill-switch``, ``stop`` and ``sim``. ``start`` (with the embedded
+default config) and ``record``/``replay`` are not built yet; they are not listed until they
+work.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 

@@ -124,6 +124,12 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
         }
     rings["market"]["overflows"] += c.load("feeder_overflows")
     reasons = c.entry["signer_reject_reasons"]
+    consts = _native.constants()
+    reason_names = {code: name for name, code in consts["reject_reason"].items()}
+    mode_names = {
+        code: name.lower().replace("_", "-") for name, code in consts["signer_mode"].items()
+    }
+    rejected = {reason_names.get(i, f"code_{i}"): int(n) for i, n in enumerate(reasons) if n}
     return {
         "instance": instance,
         "processes": processes,
@@ -138,8 +144,12 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "params_version": c.load("strategy_params_version"),
         },
         "signer": {
+            "mode": mode_names.get(c.load("signer_mode"), "unknown"),
             "accepted": c.load("signer_accepted"),
-            "rejected": {f"code_{i}": int(n) for i, n in enumerate(reasons) if n},
+            "rejected": rejected,
+            "duplicates_refused": rejected.get("duplicate", 0),
+            "stale_epoch_refused": rejected.get("stale_epoch", 0),
+            "capture_path": c.get_str("signer_capture_path") or None,
             "signed": c.load("signer_signed"),
             "sent": c.load("signer_sent"),
             "landed": c.load("signer_landed"),
