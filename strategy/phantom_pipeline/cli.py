@@ -1,9 +1,8 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
 Implemented so far: ``inspect``, ``clean``, ``bench`` (the ring benchmark), ``status``,
-``swap``, ``params``, ``kill-switch``, ``stop`` and ``sim``. ``start`` (with the embedded
-default config) and ``record``/``replay`` are not built yet; they are not listed until they
-work.
+``swap``, ``params``, ``kill-switch``, ``stop``, ``sim`` and ``start`` (with the embedded
+default). ``record``/``replay`` are not built yet; they are not listed until they work.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 
@@ -169,6 +168,160 @@ def clean(instance: str | None, stale_after_ms: int, as_json: bool) -> None:
         console.print(f"kept {n}: {why}")
     if not removed and not kept:
         console.print(f"no segments matching {prefix}*")
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Instance config (TOML). Without it: the embedded default (simulator, two-pool "
+    "arbitrage, dry-run signer with a throwaway key).",
+)  # fmt: skip
+@click.option("--instance", default="default", show_default=True, help="Instance name.")
+@click.option("--cpus", default=None, help="CPUs to pin the processes to, e.g. 2-4 or 2,3,5.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once it is up.")
+@click.option("--live", is_flag=True, help="Allow live sending (the config must say so too).")
+def start(
+    config_path: Path | None,
+    instance: str,
+    cpus: str | None,
+    duration: float | None,
+    detach: bool,
+    live: bool,
+) -> None:
+    """Validate the config, create the segments, start feeder, signer and strategy (and, for
+    the embedded default, the market simulator), and show live status until Ctrl-C,
+    `phantom-pipeline stop` or --duration."""
+    from phantom_pipeline import config as cfgmod
+    from phantom_pipeline.instance import InstanceError, validate_instance_name
+    from phantom_pipeline.supervisor import Supervisor, SupervisorError, run_dir
+
+    if detach:
+        _start_detached(config_path, instance, cpus, duration, live)
+        return
+    sim_proc = None
+    try:
+        validate_instance_name(instance)
+        cpu_list = cfgmod.usable_cpus(cfgmod.parse_cpus(cpus))
+        if config_path is None:
+            config_path, sim_proc = _embedded_default(run_dir(instance))
+        cfg = cfgmod.load(config_path)
+        cfgmod.check_spinners(cfg, cpu_list)
+        sup = Supervisor(cfg, instance, cpu_list if cpus else None, live)
+        sup.start()
+    except (cfgmod.ConfigError, InstanceError, SupervisorError, SegmentError, OSError) as e:
+        if sim_proc is not None:
+            sim_proc.kill()
+        _fail(str(e))
+        return
+    err_console.print(
+        f"[green]instance {instance} started[/green]: feeder {sup.children['feeder'].pid}, "
+        f"signer {sup.children['signer'].pid}, strategy {sup.children['strategy'].pid}"
+        + (f", simulator {sim_proc.pid}" if sim_proc else "")
+        + f"; logs in {sup.dir}"
+    )
+    last = [0.0]
+
+    def show() -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        try:
+            from phantom_pipeline.status import collect
+
+            st = collect(instance, window=4096)
+        except Exception:  # the instance is shutting down
+            return
+        lat = st["latency_ns"]
+        s = st["strategy"]
+        console.print(
+            f"ticks {st['rings']['market']['published']:>8}  intents {s['intents']:>6}  "
+            f"signed {st['signer']['signed']:>6}  "
+            f"rejected {sum(st['signer']['rejected'].values()):>5}"
+            f"  | p50 µs: recv→pub {lat['recv_to_pub']['p50'] / 1e3:.1f}  "
+            f"pub→strategy {lat['pub_to_strategy']['p50'] / 1e3:.1f}  "
+            f"strategy→intent {lat['strategy_to_intent']['p50'] / 1e3:.1f}  "
+            f"intent→signer {lat['intent_to_signer']['p50'] / 1e3:.1f}  "
+            f"signer→signed {lat['signer_to_signed']['p50'] / 1e3:.1f}  "
+            f"tick→signed {lat['tick_to_signed']['p50'] / 1e3:.1f}"
+        )  # fmt: skip
+
+    try:
+        sup.run(duration, on_tick=show)
+    finally:
+        if sim_proc is not None:
+            sim_proc.kill()
+            sim_proc.wait(timeout=30)
+    console.print(f"instance {instance} stopped")
+
+
+def _embedded_default(directory: Path) -> tuple[Path, Any]:
+    """Start the simulator, make the throwaway key, write the embedded default config."""
+    import subprocess
+
+    from phantom_pipeline.binaries import executable
+    from phantom_pipeline.embedded import default_config
+
+    sim = subprocess.Popen(
+        [str(executable("phantom-sim")), "--port", "0", "--rate", "2000",
+         "--dislocation-probability", "0.05", "--dislocation", "0.02"],
+        stdout=subprocess.PIPE, stderr=open(directory / "sim.log", "ab"),  # noqa: SIM115
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert sim.stdout is not None
+    line = sim.stdout.readline()
+    if not line:
+        raise OSError(f"the simulator did not start: see {directory / 'sim.log'}")
+    ready = json.loads(line)
+    key = directory / "dry-run-key.json"
+    if not key.exists():
+        r = subprocess.run(
+            [str(executable("phantom-signer")), "--generate-keypair", str(key)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if r.returncode != 0:
+            sim.kill()
+            raise OSError(f"cannot make the throwaway key: {r.stderr.strip()}")
+    path = directory / "embedded-default.toml"
+    path.write_text(default_config(ready, directory, key))
+    return path, sim
+
+
+def _start_detached(
+    config_path: Path | None, instance: str, cpus: str | None, duration: float | None, live: bool
+) -> None:
+    import subprocess
+
+    from phantom_pipeline.supervisor import run_dir
+
+    argv = [sys.executable, "-m", "phantom_pipeline.cli", "start", "--instance", instance]
+    if config_path is not None:
+        argv += ["--config", str(config_path.resolve())]
+    if cpus:
+        argv += ["--cpus", cpus]
+    if duration is not None:
+        argv += ["--duration", str(duration)]
+    if live:
+        argv.append("--live")
+    log = run_dir(instance) / "supervisor.log"
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=open(log, "ab"),  # noqa: SIM115
+                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    from phantom_pipeline.instance import InstanceError, InstanceSegments
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            _fail(f"the instance did not start (exit {p.returncode}); see {log}")
+        try:
+            if InstanceSegments.attach(instance).control.load("pid_strategy"):
+                console.print(f"instance {instance} running in the background (supervisor "
+                              f"{p.pid}); log {log}")  # fmt: skip
+                return
+        except (InstanceError, SegmentError):
+            pass
+        time.sleep(0.1)
+    _fail(f"the instance did not come up within 120 s; see {log}")
 
 
 @main.command()
