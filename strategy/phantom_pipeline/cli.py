@@ -23,8 +23,8 @@ from phantom_pipeline.errors import SegmentError
 from phantom_pipeline.schema import HEADER_DTYPE
 
 ROLES = ("control", "pools", "market", "intents", "reports")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def segment_name(instance: str, role_or_name: str) -> str:
