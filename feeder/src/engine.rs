@@ -152,6 +152,15 @@ impl Engine {
         }
     }
 
+    /// Count one piece of bad input in the control block and log it, rate-limited.
+    fn bad_input(&mut self, msg: std::fmt::Arguments<'_>) {
+        self.publisher
+            .control()
+            .feeder_decode_errors
+            .fetch_add(1, Ordering::Relaxed);
+        self.log_limited(msg);
+    }
+
     fn endpoint_counter(&self, array: &[u64; 8], endpoint: u8) -> Option<&AtomicU64> {
         let slot = array.get(endpoint as usize)?;
         // SAFETY: the element is an aligned u64 inside the mapped control block; every
@@ -213,11 +222,7 @@ impl Engine {
             Ok(f) => f,
             Err(e) => {
                 self.stats.bad_frames += 1;
-                self.publisher
-                    .control()
-                    .feeder_decode_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                self.log_limited(format_args!("endpoint {endpoint}: bad frame: {e}"));
+                self.bad_input(format_args!("endpoint {endpoint}: bad frame: {e}"));
                 return;
             }
         };
@@ -295,11 +300,7 @@ impl Engine {
                     Ok(data) => self.apply(account, n.slot, data, endpoint, t_recv_ns),
                     Err(e) => {
                         self.stats.decode_errors += 1;
-                        self.publisher
-                            .control()
-                            .feeder_decode_errors
-                            .fetch_add(1, Ordering::Relaxed);
-                        self.log_limited(format_args!("endpoint {endpoint}: account data: {e}"));
+                        self.bad_input(format_args!("endpoint {endpoint}: account data: {e}"));
                     }
                 }
                 self.buf = buf;
@@ -327,11 +328,7 @@ impl Engine {
             Ok(u) => u,
             Err(e) => {
                 self.stats.decode_errors += 1;
-                self.publisher
-                    .control()
-                    .feeder_decode_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                self.log_limited(format_args!("pool {pool} account {account}: {e}"));
+                self.bad_input(format_args!("pool {pool} account {account}: {e}"));
                 return;
             }
         };
