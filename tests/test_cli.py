@@ -82,3 +82,18 @@ def test_bench_smoke_runs_the_harness_end_to_end() -> None:
     assert tp["records"] == 100_000 and tp["records_per_s"] > 0
     assert benchring.mp_latency("pipe", 50)["samples"] > 0
     assert benchring.mp_throughput("queue", 1000)["records_per_s"] > 0
+
+
+def test_signer_bench_smoke_measures_every_path() -> None:
+    """The signer benchmark harness works end to end (not a timing)."""
+    from phantom_pipeline import benchsigner
+
+    rep = benchsigner.run(200)
+    for path in ("bare_sign", "sign_into_rfc8032", "sign_into_precomputed", "intent_to_signed"):
+        assert rep["rust"][path]["samples"] == 200 and rep["rust"][path]["p50_ns"] > 0
+    assert rep["python"]["pynacl_sign"]["p50_ns"] > 0
+    assert rep["python"]["solders_sign"]["p50_ns"] > 0
+    assert set(rep["targets"]) == {
+        "intent_to_signed_within_1.1x_of_bare_sign",
+        "precomputed_at_most_5us",
+    }

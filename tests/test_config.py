@@ -88,3 +88,28 @@ def test_cpu_lists_parse_and_are_checked_against_the_affinity_mask() -> None:
     with pytest.raises(ConfigError, match="not available"):
         usable_cpus([10_000])
     assert usable_cpus(None)
+
+
+def test_the_example_configs_are_valid_for_every_process(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import REPO
+    from phantom_pipeline.binaries import executable
+
+    key = tmp_path / "key.json"
+    r = subprocess.run([str(executable("phantom-signer")), "--generate-keypair", str(key)],
+                       capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for name in ("simulator.toml", "mainnet.toml"):
+        text = (REPO / "examples" / name).read_text()
+        for placeholder in ("/tmp/phantom-example/dry-run-key.json",
+                            "/home/trader/.config/solana/trading-key.json"):  # fmt: skip
+            text = text.replace(placeholder, str(key))
+        cfg = tmp_path / name
+        cfg.write_text(text)
+        parse(text, cfg)
+        for exe in ("phantom-feeder", "phantom-signer"):
+            r = subprocess.run([str(executable(exe)), "--instance", "example", "--config", str(cfg),
+                                "--check-config"],
+                               capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+            assert r.returncode == 0, (name, exe, r.stderr)

@@ -501,13 +501,41 @@ def sim(port: int, rate: float, extra: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--full", is_flag=True, help="Longer runs (about 10x the samples).")
-def bench(as_json: bool, full: bool) -> None:
+@click.option(
+    "--suite", type=click.Choice(["ring", "signer"]), default="ring", show_default=True,
+    help="ring: rings vs Rust floor and multiprocessing; signer: the signing hot path vs a "
+    "bare sign, PyNaCl and solders.",
+)  # fmt: skip
+def bench(as_json: bool, full: bool, suite: str) -> None:
     """Benchmark the rings: one-way latency and throughput, Rust and numba ends, beside
     multiprocessing.Queue and Pipe, as ratios to the Rust floor measured in the same run.
 
     (The end-to-end pipeline benchmark of DESIGN §8 will extend this command.)
     """
     from phantom_pipeline import benchring
+
+    if suite == "signer":
+        from phantom_pipeline import benchsigner
+
+        try:
+            rep = benchsigner.run(200_000 if full else 20_000)
+        except (RuntimeError, OSError) as e:
+            _fail(f"benchmark failed: {e}")
+            return
+        if as_json:
+            click.echo(json.dumps(rep, indent=2))
+            return
+        t = Table(title="signing, ns")
+        for col in ("path", "p50", "p99"):
+            t.add_column(col, justify="right")
+        for name, v in [*rep["rust"].items(), *rep["python"].items()]:
+            if isinstance(v, dict) and "p50_ns" in v:
+                t.add_row(name, str(v["p50_ns"]), str(v["p99_ns"]))
+            elif isinstance(v, dict) and "skipped" in v:
+                t.add_row(name, "skipped", v["skipped"])
+        console.print(t)
+        _print_targets(rep["targets"])
+        return
 
     def progress(msg: str) -> None:
         err_console.print(f"[dim]… {msg}[/dim]")
@@ -542,7 +570,11 @@ def bench(as_json: bool, full: bool) -> None:
     for path, v in report["throughput_records_per_s"].items():
         tp.add_row(path, f"{v / 1e6:,.2f} M")
     console.print(tp)
-    for target, met in report["targets"].items():
+    _print_targets(report["targets"])
+
+
+def _print_targets(targets: dict[str, bool]) -> None:
+    for target, met in targets.items():
         console.print(f"{'[green]met[/green]' if met else '[yellow]not met[/yellow]'}  {target}")
 
 
