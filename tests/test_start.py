@@ -76,3 +76,45 @@ def test_start_with_a_bad_config_names_the_key(run_base: Path, tmp_path: Path) -
     assert r.returncode == 1 and "strategy.wiat: unknown key" in r.stderr
     r = cli("start", "--config", str(tmp_path / "missing.toml"), "--instance", "badcfg")
     assert r.returncode == 1 and "no such config file" in r.stderr
+
+
+def test_hot_swaps_on_the_running_pipeline_keep_feeder_and_signer_and_skip_no_tick(
+    instance: str, run_base: Path
+) -> None:
+    r = cli("start", "--instance", instance, "--detach")
+    try:
+        assert r.returncode == 0, r.stderr + r.stdout
+
+        def status() -> dict:  # type: ignore[type-arg]
+            s = cli("status", "--instance", instance, "--json")
+            assert s.returncode == 0, s.stderr
+            return json.loads(s.stdout)  # type: ignore[no-any-return]
+
+        wait_until(lambda: status()["strategy"]["ticks_processed"] > 100, timeout=240,
+                   what="ticks through the first strategy")  # fmt: skip
+        before = status()["processes"]
+        epoch = status()["strategy"]["epoch"]
+        for strategy in ("phantom_pipeline.strategies.arb:TriangularArb",
+                         "phantom_pipeline.strategies.arb:TwoPoolArb"):  # fmt: skip
+            s = cli("swap", strategy, "--instance", instance, "--json")
+            assert s.returncode == 0, s.stderr
+            out = json.loads(s.stdout)
+            assert (out["old_epoch"], out["new_epoch"], out["ticks_skipped"]) == (
+                epoch,
+                epoch + 1,
+                0,
+            )
+            epoch += 1
+        ticks = status()["strategy"]["ticks_processed"]
+        wait_until(lambda: status()["strategy"]["ticks_processed"] > ticks, timeout=120,
+                   what="ticks through the new strategy")  # fmt: skip
+        after = status()
+        for proc in ("feeder", "signer"):
+            assert after["processes"][proc]["pid"] == before[proc]["pid"], proc
+            assert after["processes"][proc]["alive"]
+        assert after["strategy"]["ticks_skipped"] == 0
+        assert after["strategy"]["name"] == "phantom_pipeline.strategies.arb:TwoPoolArb"
+    finally:
+        stop = cli("stop", "--instance", instance)
+    assert stop.returncode == 0, stop.stderr
+    assert _native.list_segments(f"phantom-{instance}-") == []
