@@ -55,12 +55,30 @@ def test_embedded_default_trades_and_signs_verifiable_transactions(
         assert st["rings"]["market"]["published"] > 0 and st["strategy"]["intents"] > 0
         assert st["latency_ns"]["tick_to_signed"]["count"] > 0
         capture = Path(st["signer"]["capture_path"])
+        # With signing stopped, the counters must agree with the records: every intent the
+        # strategy published was accepted or rejected, and every signed one is captured.
+        assert cli("kill-switch", "on", "--instance", instance).returncode == 0
+        settled: dict = {}  # type: ignore[type-arg]
+
+        def counters_agree() -> bool:
+            s = status()
+            sg = s["signer"]
+            settled.update(s)
+            return (
+                s["rings"]["intents"]["depth"] == 0
+                and s["rings"]["intents"]["published"] == s["strategy"]["intents"]
+                and sg["accepted"] + sum(sg["rejected"].values()) == s["strategy"]["intents"]
+                and sg["rejected"].get("kill_switch", 0) > 0
+            )
+
+        wait_until(counters_agree, timeout=240, what="signer counters to match the intents")
+        signed = settled["signer"]["signed"]
     finally:
         stop = cli("stop", "--instance", instance)
     assert stop.returncode == 0, stop.stderr
     assert _native.list_segments(f"phantom-{instance}-") == []
     lines = capture.read_text().splitlines()
-    assert len(lines) >= 3
+    assert len(lines) == signed >= 3
     for line in lines:
         rec = json.loads(line)
         tx = VersionedTransaction.from_bytes(base64.b64decode(rec["tx"]))
