@@ -14,6 +14,7 @@ use crate::dedupe::{data_hash, Dedupe, Verdict};
 use crate::pool_state::{AccountUpdate, PoolAccountState, PoolAssembler, Ready};
 use crate::publisher::Publisher;
 use crate::pubsub::{self, Frame};
+use crate::recording::FrameLog;
 use crate::source::FeedEvent;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -109,6 +110,9 @@ pub struct Engine {
     max_frame_bytes: usize,
     stats: EngineStats,
     last_log_ns: u64,
+    frame_log: Option<FrameLog>,
+    /// Per endpoint: (connects so far, notification frames on the current connection).
+    frame_counts: Vec<(u8, u32)>,
 }
 
 impl Engine {
@@ -125,6 +129,22 @@ impl Engine {
             max_frame_bytes: config.feeder.max_frame_bytes,
             stats: EngineStats::default(),
             last_log_ns: 0,
+            frame_log: None,
+            frame_counts: vec![(0, 0); config.feeder.endpoints.len()],
+        }
+    }
+
+    /// Log every notification frame's position on its connection (benchmarks join on it).
+    pub fn set_frame_log(&mut self, log: FrameLog) {
+        self.frame_log = Some(log);
+    }
+
+    fn count_notification(&mut self, endpoint: u8, t_recv_ns: u64, slot: bool) {
+        if let Some(c) = self.frame_counts.get_mut(endpoint as usize) {
+            if let Some(log) = &self.frame_log {
+                log.log(t_recv_ns, c.1, endpoint, c.0.wrapping_sub(1), slot);
+            }
+            c.1 = c.1.wrapping_add(1);
         }
     }
 
@@ -181,6 +201,9 @@ impl Engine {
                 None
             }
             FeedEvent::Connected { endpoint } => {
+                if let Some(c) = self.frame_counts.get_mut(endpoint as usize) {
+                    *c = (c.0.wrapping_add(1), 0);
+                }
                 self.set_connected(endpoint, true);
                 self.publisher.publish_gap(endpoint, true);
                 tracing::info!(endpoint, "connected");
@@ -197,6 +220,10 @@ impl Engine {
                 self.set_connected(endpoint, false);
                 self.publisher.publish_gap(endpoint, false);
                 tracing::warn!(endpoint, %why, retry_in_ms = retry_in.as_millis() as u64, "disconnected");
+                None
+            }
+            FeedEvent::Refetched { endpoint, fetched } => {
+                self.apply_refetch(&fetched, endpoint);
                 None
             }
         }
@@ -242,6 +269,7 @@ impl Engine {
                 ));
             }
             Frame::Slot { slot, .. } => {
+                self.count_notification(endpoint, t_recv_ns, true);
                 let Engine {
                     publisher,
                     assemblers,
@@ -258,6 +286,7 @@ impl Engine {
                 publisher.publish_slot(slot, endpoint, t_recv_ns);
             }
             Frame::Account(n) => {
+                self.count_notification(endpoint, t_recv_ns, false);
                 self.publisher
                     .control()
                     .feeder_notifications

@@ -15,5 +15,6 @@ pub mod engine;
 pub mod pool_state;
 pub mod publisher;
 pub mod pubsub;
+pub mod recording;
 pub mod rpc;
 pub mod source;

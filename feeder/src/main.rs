@@ -1,4 +1,5 @@
-//! `phantom-feeder --instance NAME --config FILE [--check-config]`: Solana PubSub market data
+//! `phantom-feeder --instance NAME --config FILE [--check-config] [--record FILE | --replay FILE
+//! [--replay-speed max|F]] [--frame-log FILE]`: Solana PubSub market data
 //! into the instance's `pools` table and `market` ring (DESIGN §2).
 //!
 //! One tokio task per endpoint reads frames; the engine (this thread) dedupes, decodes,
@@ -8,8 +9,9 @@ use clap::Parser;
 use phantom_feeder::config::Config;
 use phantom_feeder::engine::{subscriptions, Engine};
 use phantom_feeder::publisher::Publisher;
+use phantom_feeder::recording::{FrameLog, Recorder, ReplaySource, Speed};
 use phantom_feeder::rpc::get_multiple_accounts;
-use phantom_feeder::source::{Backoff, FeedSource, PubSubSource};
+use phantom_feeder::source::{Backoff, FeedEvent, FeedSource, PubSubSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,6 +33,21 @@ struct Args {
     /// Validate the config and exit (0: valid; 1: the error, naming the key).
     #[arg(long)]
     check_config: bool,
+    /// Append every input frame (with its receive time), connect, drop and refetch to this
+    /// recording file (format in docs/architecture.md and feeder/src/recording.rs).
+    #[arg(long, conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Replay a recording instead of connecting to the endpoints; exit at its end.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Replay pace: "max" (as fast as the engine takes them) or a factor of the recorded
+    /// pace (1 = as recorded).
+    #[arg(long, default_value = "1")]
+    replay_speed: Speed,
+    /// Write a 16-byte record per notification frame (receive time, position on its
+    /// connection): the end-to-end benchmark joins it with the simulator's send log.
+    #[arg(long)]
+    frame_log: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +69,13 @@ fn main() -> ExitCode {
     };
     if args.check_config {
         return ExitCode::SUCCESS;
+    }
+    if let Some(p) = &args.replay {
+        // Refuse a bad file now, with its name, rather than after the runtime started.
+        if let Err(e) = phantom_feeder::recording::Reader::open(p) {
+            eprintln!("phantom-feeder: --replay: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     if let Some(cpu) = config.feeder.cpu {
         pin(cpu);
@@ -81,7 +105,41 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(run(config, publisher));
+    let recorder = match &args.record {
+        Some(p) => match Recorder::open(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("phantom-feeder: --record: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let frame_log = match &args.frame_log {
+        Some(p) => match FrameLog::create(p) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("phantom-feeder: --frame-log {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let replay = args.replay.map(|path| ReplaySource {
+        path,
+        speed: args.replay_speed,
+        endpoints: config.feeder.endpoints.len() as u8,
+    });
+    rt.block_on(run(config, publisher, recorder.as_ref(), frame_log, replay));
+    if let Some(r) = recorder {
+        match r.finish() {
+            Ok(n) => tracing::info!(records = n, "recording closed"),
+            Err(e) => {
+                eprintln!("phantom-feeder: --record: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -103,8 +161,18 @@ fn pin(cpu: u32) {
     }
 }
 
-async fn run(config: Config, publisher: Publisher) {
+async fn run(
+    config: Config,
+    publisher: Publisher,
+    recorder: Option<&Recorder>,
+    frame_log: Option<FrameLog>,
+    replay: Option<ReplaySource>,
+) {
     let mut engine = Engine::new(&config, publisher);
+    if let Some(l) = frame_log {
+        engine.set_frame_log(l);
+    }
+    let replaying = replay.is_some();
     let subs = subscriptions(&config, engine.accounts());
     let addresses: Vec<String> = engine
         .accounts()
@@ -112,7 +180,13 @@ async fn run(config: Config, publisher: Publisher) {
         .map(|w| w.address.to_string())
         .collect();
     let (tx, mut rx) = mpsc::channel(1 << 14);
+    if let Some(src) = replay {
+        tokio::spawn(src.run(tx.clone()));
+    }
     for (i, ep) in config.feeder.endpoints.iter().enumerate() {
+        if replaying {
+            break;
+        }
         let src = PubSubSource {
             endpoint: i as u8,
             url: ep.ws.clone(),
@@ -136,9 +210,17 @@ async fn run(config: Config, publisher: Publisher) {
     loop {
         tokio::select! {
             ev = rx.recv() => {
-                let Some(ev) = ev else { return };
+                let Some(ev) = ev else {
+                    if replaying {
+                        tracing::info!("replay ended");
+                    }
+                    return;
+                };
                 quiet_ticks = 0;
-                if let Some(endpoint) = engine.on_event(ev) {
+                if let Some(r) = recorder {
+                    r.event(&ev);
+                }
+                if let (Some(endpoint), false) = (engine.on_event(ev), replaying) {
                     // The table must be right again before trading resumes: refetch now.
                     let url = config.feeder.endpoints[endpoint as usize].rpc.clone();
                     let (agent, addresses, tx) = (agent.clone(), addresses.clone(), refetch_tx.clone());
@@ -149,7 +231,13 @@ async fn run(config: Config, publisher: Publisher) {
                 }
             }
             Some((endpoint, result)) = refetch_rx.recv() => match result {
-                Ok(fetched) => engine.apply_refetch(&fetched, endpoint),
+                Ok(fetched) => {
+                    let ev = FeedEvent::Refetched { endpoint, fetched };
+                    if let Some(r) = recorder {
+                        r.event(&ev);
+                    }
+                    engine.on_event(ev);
+                }
                 Err(e) => tracing::warn!(endpoint, "refetch failed: {e}"),
             },
             _ = tick.tick() => {

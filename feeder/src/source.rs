@@ -40,6 +40,14 @@ pub enum FeedEvent {
         /// Backoff before the next attempt.
         retry_in: Duration,
     },
+    /// The watched accounts as fetched over JSON-RPC after a (re)connect (account index
+    /// order). Live runs produce these from the refetch task; a replay from the recording.
+    Refetched {
+        /// Whose RPC answered.
+        endpoint: u8,
+        /// Slot and data (None: the account does not exist) per watched account.
+        fetched: Vec<crate::rpc::Fetched>,
+    },
 }
 
 /// A source of raw market frames.
@@ -334,7 +342,7 @@ mod tests {
                     assert!(why.contains("no frame for 200 ms"), "{why}");
                     break;
                 }
-                FeedEvent::Connected { .. } => {}
+                FeedEvent::Connected { .. } | FeedEvent::Refetched { .. } => {}
                 FeedEvent::Frame { text, .. } => panic!("unexpected frame {text}"),
             }
         }

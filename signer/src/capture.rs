@@ -1,7 +1,9 @@
 //! The dry-run capture (DESIGN §7): JSON Lines, one object per signed transaction.
 //!
 //! `{"epoch", "intent_seq", "tick_seq", "route_id", "signature" (base58), "tx" (base64 of the
-//! wire bytes), "t_signed_ns"}`. The hot path only moves the wire bytes into a channel; a
+//! wire bytes), "t_signed_ns"}`, plus the intent's hop times (`t_tick_recv_ns`,
+//! `t_tick_pub_ns`, `t_strategy_read_ns`, `t_intent_ns`, `t_intent_read_ns`) so latency can
+//! be followed per transaction. The hot path only moves the wire bytes into a channel; a
 //! writer thread encodes and writes them through a buffer, flushing whenever the channel runs
 //! dry (so a reader sees every line soon after it is signed) and when the signer stops.
 //! The file is appended to, never truncated.
@@ -28,6 +30,9 @@ pub struct CaptureRecord {
     pub signature: [u8; 64],
     /// CLOCK_MONOTONIC ns when it was signed.
     pub t_signed_ns: u64,
+    /// The intent's hop times: tick received by the feeder, tick published, tick read by
+    /// the strategy, intent published, intent read by the signer (CLOCK_MONOTONIC ns).
+    pub hops: [u64; 5],
     /// Wire bytes.
     pub tx: Vec<u8>,
 }
@@ -64,6 +69,11 @@ impl CaptureWriter {
                             "signature": base58(&r.signature),
                             "tx": base64(&r.tx),
                             "t_signed_ns": r.t_signed_ns,
+                            "t_tick_recv_ns": r.hops[0],
+                            "t_tick_pub_ns": r.hops[1],
+                            "t_strategy_read_ns": r.hops[2],
+                            "t_intent_ns": r.hops[3],
+                            "t_intent_read_ns": r.hops[4],
                         });
                         serde_json::to_writer(&mut out, &line)?;
                         out.write_all(b"\n")?;
@@ -135,6 +145,7 @@ mod tests {
                 route_id: 1,
                 signature: [7; 64],
                 t_signed_ns: 99,
+                hops: [1, 2, 3, 4, 5],
                 tx: vec![1, 2, 3],
             });
         }
@@ -155,11 +166,18 @@ mod tests {
                 "intent_seq",
                 "route_id",
                 "signature",
+                "t_intent_ns",
+                "t_intent_read_ns",
                 "t_signed_ns",
+                "t_strategy_read_ns",
+                "t_tick_pub_ns",
+                "t_tick_recv_ns",
                 "tick_seq",
                 "tx"
             ]
         );
+        assert_eq!(lines[0]["t_tick_recv_ns"], 1);
+        assert_eq!(lines[0]["t_intent_read_ns"], 5);
         assert_eq!(lines[99]["intent_seq"], 99);
         assert_eq!(lines[0]["tx"], "AQID");
         assert_eq!(lines[0]["signature"], bs58::encode([7u8; 64]).into_string());

@@ -587,6 +587,13 @@ impl Engine {
                 route_id: intent.route_id,
                 signature,
                 t_signed_ns: t_signed,
+                hops: [
+                    intent.t_tick_recv_ns,
+                    intent.t_tick_pub_ns,
+                    intent.t_strategy_read_ns,
+                    intent.t_intent_ns,
+                    t_read,
+                ],
                 tx: self.wire[..len].to_vec(),
             });
         }

@@ -58,6 +58,19 @@ struct Args {
     /// frozen market's accounts with what a client made of the notifications).
     #[arg(long)]
     steps: Option<u64>,
+    /// Hold the market (slots, prices, notifications) until this many `accountSubscribe`
+    /// requests for served accounts have arrived, so every client of a benchmark sees the
+    /// same stream from its first step. `--duration-s` counts from the start of the market.
+    #[arg(long, default_value_t = 0)]
+    start_after_subscriptions: u64,
+    /// Hold the market until a line arrives on stdin (a benchmark starts it once its client
+    /// is ready); combines with --start-after-subscriptions (both must be met).
+    #[arg(long)]
+    start_on_stdin: bool,
+    /// Keep serving (JSON-RPC, PubSub, frames still queued) after `--duration-s` ends the
+    /// market, until killed: a benchmark stops its client first.
+    #[arg(long)]
+    hold: bool,
     /// Fault: close each connection after N notifications.
     #[arg(long, default_value_t = 0)]
     drop_every: u64,
@@ -306,7 +319,22 @@ fn drive(
     state: Arc<State>,
     tx: broadcast::Sender<Event>,
     args: &Args,
+    stats: &pubsub::Stats,
 ) {
+    if args.start_on_stdin {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    while stats
+        .account_subscriptions
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < args.start_after_subscriptions
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if args.start_after_subscriptions > 0 || args.start_on_stdin {
+        eprintln!("phantom-sim: market started");
+    }
     let start = monotonic_ns();
     let slot_ns = args.slot_ms.max(1) * 1_000_000;
     let mut slot = state.slot();
@@ -437,7 +465,7 @@ async fn run(args: Args, world: World) -> Result<(), String> {
         state.clone(),
         tx.clone(),
         faults,
-        stats,
+        stats.clone(),
         log,
     ));
     let rpc_state = state.clone();
@@ -481,9 +509,19 @@ async fn run(args: Args, world: World) -> Result<(), String> {
     };
     let market = Market::new(world.sim, params, args.seed);
     let driver_state = state.clone();
-    let driver = std::thread::spawn(move || drive(market, world.pools, driver_state, tx, &args));
-    tokio::task::spawn_blocking(move || driver.join())
+    let hold = args.hold;
+    let driver = std::thread::spawn(move || {
+        drive(market, world.pools, driver_state, tx.clone(), &args, &stats);
+        tx // the channel stays open while held: connections keep sending what is queued
+    });
+    let tx = tokio::task::spawn_blocking(move || driver.join())
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|_| "the market driver panicked".to_string())
+        .map_err(|_| "the market driver panicked".to_string())?;
+    if hold {
+        eprintln!("phantom-sim: market ended; holding until killed");
+        std::future::pending::<()>().await;
+    }
+    drop(tx);
+    Ok(())
 }

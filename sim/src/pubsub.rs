@@ -44,6 +44,8 @@ pub struct Stats {
     pub lagged: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
+    /// `accountSubscribe` requests accepted for an account the simulator serves.
+    pub account_subscriptions: AtomicU64,
 }
 
 struct Conn {
@@ -71,7 +73,7 @@ fn error_reply(id: &serde_json::Value, code: i64, message: &str) -> String {
         .to_string()
 }
 
-fn handle_request(text: &str, conn: &mut Conn, state: &State) -> String {
+fn handle_request(text: &str, conn: &mut Conn, state: &State, stats: &Stats) -> String {
     let Ok(req) = serde_json::from_str::<serde_json::Value>(text) else {
         return error_reply(&serde_json::Value::Null, -32700, "Parse error");
     };
@@ -114,6 +116,7 @@ fn handle_request(text: &str, conn: &mut Conn, state: &State) -> String {
             // real node does for an account that never changes.
             if let Some(i) = state.index_of(&address) {
                 conn.accounts.insert(i, sub);
+                stats.account_subscriptions.fetch_add(1, Ordering::Relaxed);
             }
             ok(sub.into())
         }
@@ -190,7 +193,7 @@ async fn serve_conn(
             msg = rx.next() => {
                 match msg {
                     Some(Ok(Message::Text(t))) => {
-                        let reply = handle_request(&t, &mut conn, &state);
+                        let reply = handle_request(&t, &mut conn, &state, &stats);
                         if tx.send(Message::text(reply)).await.is_err() {
                             return;
                         }

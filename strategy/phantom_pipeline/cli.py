@@ -1,8 +1,7 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
-Implemented so far: ``inspect``, ``clean``, ``bench`` (the ring benchmark), ``status``,
-``swap``, ``params``, ``kill-switch``, ``stop``, ``sim`` and ``start`` (with the embedded
-default). ``record``/``replay`` are not built yet; they are not listed until they work.
+Commands: ``start`` (with the embedded default), ``status``, ``swap``, ``params``,
+``kill-switch``, ``stop``, ``inspect``, ``clean``, ``record``, ``replay``, ``sim`` and ``bench``.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 
@@ -496,6 +495,146 @@ def sim(port: int, rate: float, extra: tuple[str, ...]) -> None:
         _fail(str(e))
         return
     os.execv(exe, [exe, "--port", str(port), "--rate", str(rate), *extra])
+
+
+def _feeder_only(
+    config_path: Path, instance: str, feeder_args: list[str], until: float | None, what: str
+) -> dict[str, int]:
+    """Run the feeder alone on a fresh instance's segments (draining the market ring) until
+    it exits or ``until`` (monotonic) passes; remove the segments; return its counters."""
+    import subprocess
+
+    from phantom_pipeline import config as cfgmod
+    from phantom_pipeline.binaries import executable
+    from phantom_pipeline.instance import InstanceSegments, validate_instance_name
+    from phantom_pipeline.segments import RingEnd
+
+    validate_instance_name(instance)
+    cfg = cfgmod.load(config_path)
+    seg = InstanceSegments.create(instance, cfg)
+    out = {"published": 0}
+    try:
+        rx = RingEnd(seg.market, "consumer")
+        feeder = subprocess.Popen(
+            [str(executable("phantom-feeder")), "--instance", instance, "--config",
+             str(config_path), *feeder_args],
+            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        c = seg.control
+        last = time.monotonic()
+        try:
+            while feeder.poll() is None:
+                n = 0
+                while rx.pop() is not None:
+                    n += 1
+                out["published"] += n
+                now = time.monotonic()
+                if until is not None and now >= until:
+                    c.store("run_state", 1)
+                    feeder.wait(timeout=60)
+                    break
+                if now - last >= 1.0:
+                    last = now
+                    n_frames, n_pub = c.load("feeder_notifications"), out["published"]
+                    err_console.print(
+                        f"[dim]… {what}: {n_frames} notifications, {n_pub} published[/dim]"
+                    )
+                if n == 0:
+                    time.sleep(0.001)
+        finally:
+            if feeder.poll() is None:
+                feeder.kill()
+            _, err = feeder.communicate(timeout=60)
+        while rx.pop() is not None:
+            out["published"] += 1
+        if feeder.returncode != 0:
+            raise click.ClickException(f"the feeder failed (exit {feeder.returncode}): "
+                                       f"{err.strip()[-2000:]}")  # fmt: skip
+        for key in ("feeder_notifications", "feeder_duplicates", "feeder_decode_errors",
+                    "feeder_gaps"):  # fmt: skip
+            out[key.removeprefix("feeder_")] = c.load(key)
+        out["overflows"] = seg.market.hdr("overflows") + c.load("feeder_overflows")
+    finally:
+        seg.remove()
+    return out
+
+
+@main.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Config whose [feeder] endpoints and [[pools]] are recorded.")  # fmt: skip
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Recording file (appended to if it exists).")  # fmt: skip
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--instance", default="record", show_default=True,
+              help="Instance name for the recording feeder's own segments.")  # fmt: skip
+def record(config_path: Path, out: Path, duration: float | None, instance: str) -> None:
+    """Record the feeder's input frames (with receive times), connects, drops and refetches
+    from the configured endpoints to a file; Ctrl-C or --duration ends it."""
+    from phantom_pipeline.config import ConfigError
+    from phantom_pipeline.instance import InstanceError
+
+    until = None if duration is None else time.monotonic() + duration
+    try:
+        r = _feeder_only(config_path, instance, ["--record", str(out)], until, "recording")
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return
+    except (ConfigError, InstanceError, SegmentError, OSError) as e:
+        _fail(str(e))
+        return
+    console.print(f"recorded {r['notifications']} notification frames to {out} "
+                  f"({out.stat().st_size} bytes); {r['published']} records published")  # fmt: skip
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "config_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Instance config (the [[pools]] the recording was made with).")  # fmt: skip
+@click.option(
+    "--speed",
+    default="1",
+    show_default=True,
+    help='"max" (as fast as the feeder takes them) or a factor of the recorded pace.',
+)
+@click.option("--instance", default="replay", show_default=True, help="Instance name.")
+@click.option("--feeder-only", is_flag=True,
+              help="Replay into the feeder alone (count what it publishes) instead of the "
+              "whole pipeline.")  # fmt: skip
+def replay(file: Path, config_path: Path, speed: str, instance: str, feeder_only: bool) -> None:
+    """Replay a recording through the pipeline (feeder, strategy, signer as the config says),
+    or into the feeder alone; ends when the recording does and everything is consumed."""
+    from phantom_pipeline import config as cfgmod
+    from phantom_pipeline.instance import InstanceError
+    from phantom_pipeline.supervisor import Supervisor, SupervisorError
+
+    args = ["--replay", str(file.resolve()), "--replay-speed", speed]
+    try:
+        if feeder_only:
+            r = _feeder_only(config_path, instance, args, None, "replaying")
+            console.print(f"replayed {r['notifications']} notification frames: "
+                          f"{r['published']} records published, {r['overflows']} overflows, "
+                          f"{r['decode_errors']} bad inputs")  # fmt: skip
+            return
+        cfg = cfgmod.load(config_path)
+        sup = Supervisor(cfg, instance, None, False, feeder_args=args, finite_feeder=True)
+        sup.start()
+        assert sup.segments is not None
+        c, market = sup.segments.control, sup.segments.market
+        summary: dict[str, int] = {}
+
+        def grab() -> None:
+            summary.update(published=market.hdr("tail"), signed=c.load("signer_signed"),
+                           frames=c.load("feeder_notifications"))  # fmt: skip
+
+        sup.run(None, on_tick=grab)
+    except (cfgmod.ConfigError, InstanceError, SupervisorError, SegmentError, OSError) as e:
+        _fail(str(e))
+        return
+    console.print(f"replayed {summary.get('frames', 0)} notification frames through the "
+                  f"pipeline: {summary.get('published', 0)} records published, "
+                  f"{summary.get('signed', 0)} transactions signed")  # fmt: skip
 
 
 @main.command()

@@ -115,8 +115,21 @@ class Supervisor:
     """Runs one instance."""
 
     def __init__(
-        self, config: Config, instance: str, cpus: list[int] | None, live: bool = False
+        self,
+        config: Config,
+        instance: str,
+        cpus: list[int] | None,
+        live: bool = False,
+        feeder_args: list[str] | None = None,
+        finite_feeder: bool = False,
     ) -> None:
+        """``feeder_args`` are added to the feeder's command line (``--frame-log``,
+        ``--replay``); with ``finite_feeder`` (a replay) the feeder's clean exit is the end of
+        the input: it is not restarted, and the run ends once the strategy and the signer have
+        consumed everything."""
+        self.feeder_args = list(feeder_args or [])
+        self.finite_feeder = finite_feeder
+        self.feeder_done = False
         self.config = config
         self.instance = instance
         self.cpus = cpus
@@ -158,6 +171,7 @@ class Supervisor:
             self.instance,
             "--config",
             str(cfg),
+            *self.feeder_args,
         ]
         signer = [
             str(executable("phantom-signer")),
@@ -237,6 +251,11 @@ class Supervisor:
         timeout_ns = self.config.supervisor.heartbeat_timeout_ms * 1_000_000
         for i, child in enumerate(self.children.values()):
             if child.proc is not None and child.proc.poll() is not None:
+                if child.name == "feeder" and self.finite_feeder and child.proc.returncode == 0:
+                    if not self.feeder_done:
+                        log.info("the feeder finished its input")
+                    self.feeder_done = True
+                    continue
                 self._schedule_restart(child, f"exited with code {child.proc.returncode}")
             elif child.proc is None and time.monotonic() >= child.restart_at:
                 child.spawn()
@@ -255,6 +274,14 @@ class Supervisor:
                         self._release_for_dead_strategy()
                     self._schedule_restart(child, "heartbeat lost")
         self._serve_requests()
+
+    def _drained(self) -> bool:
+        """Whether the strategy has read every market record and the signer every intent."""
+        assert self.segments is not None
+        return all(
+            ring.hdr("tail") == ring.hdr("head")
+            for ring in (self.segments.market, self.segments.intents)
+        )
 
     def _release_for_dead_strategy(self) -> None:
         assert self.segments is not None
@@ -294,6 +321,8 @@ class Supervisor:
                 if on_tick is not None:
                     on_tick()
                 if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if self.feeder_done and self._drained():
                     break
                 time.sleep(0.005)
         finally:

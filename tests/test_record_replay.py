@@ -1,0 +1,139 @@
+"""Record and replay: a feeder records its input from the simulator; replaying the recording
+into a fresh instance (as fast as possible) rebuilds the same pools table, equal to the
+simulator's frozen market; the CLI wraps both; a bad file is refused by name."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+from test_feeder import config_text, start_sim, truth
+
+from conftest import Procs, finish, wait_until
+from phantom_pipeline import _native
+from phantom_pipeline.binaries import executable
+from phantom_pipeline.config import parse
+from phantom_pipeline.instance import InstanceSegments
+from phantom_pipeline.segments import RingEnd, TableView
+
+FIELDS = ("vault_a_amount", "vault_b_amount", "owed_a", "owed_b", "reserve_a", "reserve_b",
+          "sqrt_price_lo", "sqrt_price_hi", "liquidity_lo", "liquidity_hi", "tick_current",
+          "fee_num", "fee_den", "ready")  # fmt: skip
+
+
+def table_rows(table: TableView, n: int) -> list[tuple[int, ...]]:
+    return [tuple(int(table.read(i)[f]) for f in FIELDS) for i in range(n)]
+
+
+def frozen_table_matches(table: TableView, sim: dict[str, object]) -> bool:
+    accounts = truth(sim)  # type: ignore[arg-type]
+    pools = sim["pools"]
+    assert isinstance(pools, list)
+    for i, p in enumerate(pools):
+        pool, va, vb = accounts[3 * i : 3 * i + 3]
+        assert pool is not None and va is not None and vb is not None
+        s = table.read(i)
+        if int(s["ready"]) != 1:
+            return False
+        if p["kind"] == "orca_whirlpool":
+            got = int(s["sqrt_price_lo"]) | int(s["sqrt_price_hi"]) << 64
+            if got != int.from_bytes(pool[65:81], "little"):
+                return False
+        elif (int(s["vault_a_amount"]), int(s["vault_b_amount"])) != (
+            int.from_bytes(va[64:72], "little"),
+            int.from_bytes(vb[64:72], "little"),
+        ):
+            return False
+    return True
+
+
+def test_a_replay_rebuilds_the_recorded_table(instance: str, procs: Procs, tmp_path: Path) -> None:
+    sim = start_sim(procs)
+    cfg_path = tmp_path / "instance.toml"
+    text = config_text(sim)
+    cfg_path.write_text(text)
+    cfg = parse(text, cfg_path)
+    rec = tmp_path / "frames.rec"
+    seg = InstanceSegments.create(instance, cfg)
+    feeder = procs.start([str(executable("phantom-feeder")), "--instance", instance,
+                          "--config", str(cfg_path), "--record", str(rec)])  # fmt: skip
+    rx = RingEnd(seg.market, "consumer")
+    table = TableView(seg.pools)
+
+    def recorded() -> bool:
+        assert feeder.poll() is None, feeder.stderr.read() if feeder.stderr else ""
+        while rx.pop() is not None:
+            pass
+        return frozen_table_matches(table, sim)
+
+    wait_until(recorded, timeout=120, what="the recording feeder's table to match the market")
+    live = table_rows(table, cfg.n_pools)
+    seg.control.store("run_state", 1)
+    rc, _, err = finish(feeder, timeout=60)
+    assert rc == 0, err
+    seg.remove()
+    assert rec.stat().st_size > 16
+
+    # Replay into a fresh instance as fast as possible: the feeder exits at the end.
+    other = instance + "r"
+    try:
+        seg2 = InstanceSegments.create(other, cfg)
+        rx2 = RingEnd(seg2.market, "consumer")
+        replay = procs.start([str(executable("phantom-feeder")), "--instance", other,
+                              "--config", str(cfg_path), "--replay", str(rec),
+                              "--replay-speed", "max"])  # fmt: skip
+        published = 0
+
+        def replayed() -> bool:
+            nonlocal published
+            while rx2.pop() is not None:
+                published += 1
+            return replay.poll() is not None
+
+        wait_until(replayed, timeout=120, what="the replay to finish")
+        assert replay.returncode == 0, replay.stderr.read() if replay.stderr else ""
+        while rx2.pop() is not None:
+            published += 1
+        assert published > 0
+        assert table_rows(TableView(seg2.pools), cfg.n_pools) == live
+        assert seg2.control.load("feeder_decode_errors") == 0
+        seg2.remove()
+    finally:
+        for s in _native.list_segments(f"phantom-{other}-"):
+            with contextlib.suppress(_native.SegmentError):
+                _native.remove_segment(s)
+
+
+def test_record_and_replay_commands(instance: str, procs: Procs, tmp_path: Path) -> None:
+    sim = start_sim(procs)
+    cfg_path = tmp_path / "instance.toml"
+    cfg_path.write_text(config_text(sim))
+    rec = tmp_path / "cli.rec"
+    r = subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", "record", "--config",
+                        str(cfg_path), "--out", str(rec), "--duration", "2", "--instance",
+                        instance], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "frames" in r.stdout and rec.stat().st_size > 16
+    r = subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", "replay", str(rec),
+                        "--config", str(cfg_path), "--speed", "max", "--instance", instance,
+                        "--feeder-only"],
+                       capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "published" in r.stdout
+    assert not _native.list_segments(f"phantom-{instance}-"), "the commands remove their segments"
+
+
+def test_a_foreign_file_is_refused_by_name(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-recording.bin"
+    bad.write_bytes(b"GIF89a" + bytes(64))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[feeder]\nendpoints = [{ ws = "ws://127.0.0.1:1", rpc = "http://127.0.0.1:2" }]\n'
+    )
+    r = subprocess.run([str(executable("phantom-feeder")), "--config", str(cfg), "--instance",
+                        "nosuchinstance", "--replay", str(bad)],
+                       capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert r.returncode == 1
+    assert "not a phantom-pipeline recording" in r.stderr or "nosuchinstance" in r.stderr
