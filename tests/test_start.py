@@ -54,6 +54,12 @@ def test_embedded_default_trades_and_signs_verifiable_transactions(
         assert st["strategy"]["name"] == "phantom_pipeline.strategies.arb:TwoPoolArb"
         assert st["rings"]["market"]["published"] > 0 and st["strategy"]["intents"] > 0
         assert st["latency_ns"]["tick_to_signed"]["count"] > 0
+        fd = st["feeder"]
+        assert len(fd["endpoints"]) == 1 and fd["endpoints"][0]["ws"].startswith("ws://127.0.0.1")
+        assert fd["endpoints"][0]["connected"] and fd["endpoints"][0]["wins"] > 0
+        assert [p["kind"] for p in fd["pools"]] == ["raydium_amm_v4", "orca_whirlpool",
+                                                     "raydium_cpmm", "raydium_cpmm"]  # fmt: skip
+        assert [len(p["accounts"]) for p in fd["pools"]] == [3, 1, 3, 3]
         capture = Path(st["signer"]["capture_path"])
         # With signing stopped, the counters must agree with the records: every intent the
         # strategy published was accepted or rejected, and every signed one is captured.

@@ -360,6 +360,16 @@ def render_status(st: dict[str, Any]) -> None:
         rings.add_row(name, str(r["published"]), str(r["consumed"]), str(r["depth"]),
                       str(r["overflows"]))  # fmt: skip
     console.print(rings)
+    feeds = Table(title="feeder endpoints")
+    for col in ("ws", "rpc", "connected", "first arrivals", "lag ms"):
+        feeds.add_column(col)
+    for e in st["feeder"]["endpoints"]:
+        feeds.add_row(e["ws"], e["rpc"], "yes" if e["connected"] else "[red]no[/red]",
+                      str(e["wins"]), f"{e['lag_ns'] / 1e6:.2f}")  # fmt: skip
+    console.print(feeds)
+    console.print("pools: " + "; ".join(f"{p['name'] or p['address']} ({p['kind']}, "
+                                        f"{len(p['accounts'])} accounts)"
+                                        for p in st["feeder"]["pools"]))  # fmt: skip
     lat = Table(title="latency per hop (ns)")
     for col in ("hop", "count", "p50", "p99", "p99.9", "max"):
         lat.add_column(col, justify="right")
@@ -639,41 +649,56 @@ def replay(file: Path, config_path: Path, speed: str, instance: str, feeder_only
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--full", is_flag=True, help="Longer runs (about 10x the samples).")
+@click.option("--full", is_flag=True, help="Longer runs (e2e: 10 s per system and rate).")
 @click.option(
-    "--suite", type=click.Choice(["ring", "signer"]), default="ring", show_default=True,
-    help="ring: rings vs Rust floor and multiprocessing; signer: the signing hot path vs a "
-    "bare sign, PyNaCl and solders.",
+    "--suite", type=click.Choice(["e2e", "ring", "signer", "feeder"]), default="e2e",
+    show_default=True,
+    help="e2e: simulator → signed transaction for phantom and the baselines (DESIGN §8); "
+    "ring: rings vs a Rust floor and multiprocessing; signer: the signing hot path vs a bare "
+    "sign, PyNaCl and solders; feeder: notifications decoded and published per second.",
 )  # fmt: skip
-def bench(as_json: bool, full: bool, suite: str) -> None:
-    """Benchmark the rings: one-way latency and throughput, Rust and numba ends, beside
-    multiprocessing.Queue and Pipe, as ratios to the Rust floor measured in the same run.
-
-    (The end-to-end pipeline benchmark of DESIGN §8 will extend this command.)
-    """
+@click.option("--systems", default=None,
+              help="e2e: comma-separated systems (default: all of "
+              "phantom-spin,phantom-adaptive,all-rust,pure-python,pure-python-tuned,mp-queue,"
+              "zmq-msgpack).")  # fmt: skip
+@click.option(
+    "--rates",
+    default=None,
+    help="e2e: comma-separated offered rates, updates/s (default 10000,100000,1000000).",
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="e2e: seconds of market per system and rate (default 1.5; --full 10).",
+)
+@click.option("--cpus", default=None, help="e2e: pin the phantom processes to these CPUs.")
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("bench/results"), show_default=True,
+              help="e2e: where the JSON report and the PNG plots are written.")  # fmt: skip
+def bench(as_json: bool, full: bool, suite: str, systems: str | None, rates: str | None,
+          duration: float | None, cpus: str | None, results: Path) -> None:  # fmt: skip
+    """Benchmarks, reported as ratios to a baseline measured in the same run. The default
+    (e2e) feeds the same simulated market into phantom (spin and adaptive waits), an all-Rust
+    single process, idiomatic and tuned pure Python, and multiprocessing.Queue and
+    ZeroMQ+msgpack bridges, and measures frame sent → transaction signed."""
     from phantom_pipeline import benchring
 
-    if suite == "signer":
-        from phantom_pipeline import benchsigner
+    def progress(msg: str) -> None:
+        err_console.print(f"[dim]… {msg}[/dim]")
+
+    if suite == "e2e":
+        _bench_e2e(as_json, full, systems, rates, duration, cpus, results, progress)
+        return
+    if suite == "feeder":
+        from phantom_pipeline import benchfeeder
 
         try:
-            rep = benchsigner.run(200_000 if full else 20_000)
+            frep = benchfeeder.run(full=full)
         except (RuntimeError, OSError) as e:
             _fail(f"benchmark failed: {e}")
             return
-        if as_json:
-            click.echo(json.dumps(rep, indent=2))
-            return
-        t = Table(title="signing, ns")
-        for col in ("path", "p50", "p99"):
-            t.add_column(col, justify="right")
-        for name, v in [*rep["rust"].items(), *rep["python"].items()]:
-            if isinstance(v, dict) and "p50_ns" in v:
-                t.add_row(name, str(v["p50_ns"]), str(v["p99_ns"]))
-            elif isinstance(v, dict) and "skipped" in v:
-                t.add_row(name, "skipped", v["skipped"])
-        console.print(t)
-        _print_targets(rep["targets"])
+        click.echo(json.dumps(frep, indent=2))
         return
 
     def progress(msg: str) -> None:
@@ -712,9 +737,81 @@ def bench(as_json: bool, full: bool, suite: str) -> None:
     _print_targets(report["targets"])
 
 
-def _print_targets(targets: dict[str, bool]) -> None:
+def _print_targets(targets: dict[str, bool | None]) -> None:
     for target, met in targets.items():
-        console.print(f"{'[green]met[/green]' if met else '[yellow]not met[/yellow]'}  {target}")
+        mark = {True: "[green]met[/green]", False: "[yellow]not met[/yellow]"}.get(
+            met, "[dim]n/a[/dim]"
+        )
+        console.print(f"{mark}  {target}")
+
+
+def _bench_e2e(as_json: bool, full: bool, systems: str | None, rates: str | None,
+               duration: float | None, cpus: str | None, results: Path,
+               progress: Any) -> None:  # fmt: skip
+    from phantom_pipeline import config as cfgmod
+    from phantom_pipeline.e2e import harness
+
+    names = tuple(s.strip() for s in systems.split(",")) if systems else harness.SYSTEMS
+    unknown = [n for n in names if n not in harness.SYSTEMS]
+    if unknown:
+        _fail(f"--systems: unknown {', '.join(unknown)} (known: {', '.join(harness.SYSTEMS)})")
+    try:
+        rate_list = (tuple(int(float(r)) for r in rates.split(",")) if rates
+                     else harness.RATES_DEFAULT)  # fmt: skip
+        cpu_list = cfgmod.parse_cpus(cpus)
+    except (ValueError, cfgmod.ConfigError) as e:
+        _fail(f"bad option: {e}")
+        return
+    try:
+        report = harness.run(full=full, systems=names, rates=rate_list, duration_s=duration,
+                             progress=progress, cpus=cpu_list)  # fmt: skip
+    except (harness.BenchError, OSError, SegmentError) as e:
+        _fail(f"benchmark failed: {e}")
+        return
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "e2e.json").write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        plots = harness.plot(report, results)
+    except ImportError as e:
+        plots = []
+        progress(f"no plots: {e.name} is not installed")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    m = report["machine"]
+    console.print(
+        f"[bold]end-to-end benchmark[/bold] on {m['cpu']} ({m['cores']} cores, "
+        f"{'pinned' if m['pinned'] else 'unpinned'}), {report['duration_s']} s per run"
+    )
+    t = Table(title="frame sent → transaction signed (µs) and load")
+    for col in ("system", "offered/s", "sent/s", "achieved/s", "lost", "signed", "p50", "p90",
+                "p99", "p99.9", "max", "p50 vs phantom"):  # fmt: skip
+        t.add_column(col, justify="right")
+    base = report["systems"].get("phantom-adaptive", {}).get("rates", {})
+    for name, s in report["systems"].items():
+        if "skipped" in s:
+            t.add_row(name, "skipped", s["skipped"])
+            continue
+        for rate, r in s["rates"].items():
+            if "error" in r:
+                t.add_row(name, rate, "error", r["error"][:60])
+                continue
+            lat = r["sent_to_signed_ns"]
+            b = base.get(rate, {}).get("sent_to_signed_ns", {}).get("p50")
+            us = lambda k, lat=lat: f"{lat[k] / 1e3:,.1f}" if k in lat else "-"  # noqa: E731
+            t.add_row(name, f"{int(rate):,}", f"{r['sent']:,}", f"{r['achieved']:,}",
+                      f"{r['lost']:,}", str(r.get("signed", "")), us("p50"), us("p90"),
+                      us("p99"), us("p999"), us("max"),
+                      f"{lat['p50'] / b:.2f}x" if b and "p50" in lat else "-")  # fmt: skip
+    console.print(t)
+    idle = report.get("idle", {})
+    if "cpu_pct" in idle:
+        console.print(f"idle CPU, quiet market, {idle['seconds']} s: " + ", ".join(
+            f"{k} {v} %" for k, v in idle["cpu_pct"].items()))  # fmt: skip
+    _print_targets(report["targets"])
+    console.print(
+        f"report: {results / 'e2e.json'}; plots: {', '.join(str(p) for p in plots) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

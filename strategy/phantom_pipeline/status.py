@@ -92,6 +92,35 @@ def latencies(seg: InstanceSegments, window: int = 65536) -> dict[str, dict[str,
     return out
 
 
+def feeder_topology(instance: str, c: Any) -> dict[str, Any]:
+    """Endpoints (with connection state and first-arrival wins) and pools (with the accounts
+    the feeder watches), from the config copy the supervisor keeps in the run directory."""
+    import tomllib
+
+    from phantom_pipeline.supervisor import run_dir
+
+    path = run_dir(instance) / "instance-config.toml"
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {"endpoints": [], "pools": []}
+    connected, wins, lag = c.entry["endpoint_connected"], c.entry["endpoint_wins"], c.entry[
+        "endpoint_lag_ns"]  # fmt: skip
+    endpoints = [
+        {"ws": ep.get("ws"), "rpc": ep.get("rpc"), "connected": bool(connected[i]),
+         "wins": int(wins[i]), "lag_ns": int(lag[i])}
+        for i, ep in enumerate(raw.get("feeder", {}).get("endpoints", [])[: len(wins)])
+    ]  # fmt: skip
+    pools = []
+    for p in raw.get("pools", []):
+        accounts = [p.get("address")]
+        if p.get("kind") in ("raydium_amm_v4", "raydium_cpmm"):
+            accounts += list(p.get("vaults", []))
+        pools.append({"address": p.get("address"), "kind": p.get("kind"),
+                      "name": p.get("name"), "accounts": accounts})  # fmt: skip
+    return {"endpoints": endpoints, "pools": pools}
+
+
 def collect(instance: str, window: int = 65536) -> dict[str, Any]:
     """The ``status --json`` object of DESIGN §7 for a running instance."""
     seg = InstanceSegments.attach(instance)
@@ -163,6 +192,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "stale_slot": c.load("feeder_stale_slot"),
             "resyncs": c.load("feeder_resyncs"),
             "gaps": c.load("feeder_gaps"),
+            **feeder_topology(instance, c),
         },
         "latency_ns": latencies(seg, window),
     }

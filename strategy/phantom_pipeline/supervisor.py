@@ -207,6 +207,11 @@ class Supervisor:
         """Create segments and start every process. On failure nothing is left behind."""
         specs = self._specs()
         self.check_rust_configs()
+        assert self.config.path is not None
+        # status reads the endpoints and pools from this copy (no secrets: key paths only).
+        copy = self.dir / "instance-config.toml"
+        copy.write_text(self.config.path.read_text())
+        copy.chmod(0o600)
         self.segments = InstanceSegments.create(self.instance, self.config)
         try:
             self._open_control()
