@@ -99,3 +99,44 @@ def test_sim_cli_refuses_a_taken_port(sim: dict[str, Any]) -> None:
     r = subprocess.run([str(executable("phantom-sim")), "--port", port], capture_output=True,
                        text=True, timeout=60, check=False)  # fmt: skip
     assert r.returncode == 1 and f"bind 127.0.0.1:{port}" in r.stderr
+
+
+def test_a_config_sets_the_pools_served(procs: Procs, tmp_path: Any) -> None:
+    """`--config` serves an instance config's [[pools]] at its addresses, built from the real
+    snapshots, with the vault addresses written into the pool data; a feeder config's other
+    keys are ignored, a bad kind is refused by name."""
+    import os
+
+    from phantom_pipeline.embedded import b58encode
+
+    addr = [b58encode(os.urandom(32)) for _ in range(4)]
+    cfg = tmp_path / "pools.toml"
+    cfg.write_text(
+        "[feeder]\nendpoints = []\n"
+        f'[[pools]]\nname = "one"\nkind = "raydium_cpmm"\naddress = "{addr[0]}"\n'
+        f'vaults = ["{addr[1]}", "{addr[2]}"]\nfee_numerator = 2500\nfee_denominator = 1000000\n'
+        f'[[pools]]\nkind = "orca_whirlpool"\naddress = "{addr[3]}"\ndecimals = [9, 6]\n'
+    )
+    p = procs.start([str(executable("phantom-sim")), "--port", "0", "--config", str(cfg)])
+    assert p.stdout is not None
+    ready = json.loads(p.stdout.readline())
+    assert [(x["name"], x["kind"], x["address"]) for x in ready["pools"]][0] == (
+        "one",
+        "raydium_cpmm",
+        addr[0],
+    )
+    assert ready["pools"][0]["vaults"] == addr[1:3]
+    body = {"jsonrpc": "2.0", "id": 1, "method": "getMultipleAccounts",
+            "params": [addr, {"encoding": "base64"}]}  # fmt: skip
+    resp = GetMultipleAccountsResp.from_json(post(ready["rpc"], body))
+    accounts = resp.value
+    assert all(a is not None for a in accounts)
+    pool = bytes(accounts[0].data)  # type: ignore[union-attr]
+    assert pool[72:104] == bytes(Pubkey.from_string(addr[1]))
+    assert pool[104:136] == bytes(Pubkey.from_string(addr[2]))
+    assert len(bytes(accounts[3].data)) == 653  # type: ignore[union-attr]
+    p.kill()
+    cfg.write_text('[[pools]]\nkind = "serum"\naddress = "11111111111111111111111111111111"\n')
+    r = subprocess.run([str(executable("phantom-sim")), "--port", "0", "--config", str(cfg)],
+                       capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert r.returncode == 1 and 'pools[0].kind: unknown kind "serum"' in r.stderr

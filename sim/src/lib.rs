@@ -10,3 +10,4 @@ pub mod pubsub;
 pub mod rpc;
 pub mod sendlog;
 pub mod state;
+pub mod world;

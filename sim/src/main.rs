@@ -8,9 +8,10 @@
 
 use clap::Parser;
 use phantom_ringbuf::clock::monotonic_ns;
-use phantom_sim::codec::{self, Snapshot};
+use phantom_sim::codec;
 use phantom_sim::market::{Market, MarketParams, PoolModel, SimPool};
 use phantom_sim::state::{Account, Event, State};
+use phantom_sim::world::{self, WorldPool};
 use phantom_sim::{pubsub, rpc, sendlog};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,6 +72,10 @@ struct Args {
     /// market, until killed: a benchmark stops its client first.
     #[arg(long)]
     hold: bool,
+    /// Serve the `[[pools]]` of this instance config (kind, address, vaults) instead of the
+    /// default four pools; each is built from the real snapshot of its kind.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Fault: close each connection after N notifications.
     #[arg(long, default_value_t = 0)]
     drop_every: u64,
@@ -89,192 +94,6 @@ struct Args {
     /// Fault: probability of a malformed frame.
     #[arg(long, default_value_t = 0.0)]
     malformed_probability: f64,
-}
-
-const SNAPSHOTS: [(&str, &str); 8] = [
-    (
-        "raydium_amm_v4-58oQChx4",
-        include_str!("../data/raydium_amm_v4-58oQChx4.json"),
-    ),
-    (
-        "spl_token_account-DQyrAcCr",
-        include_str!("../data/spl_token_account-DQyrAcCr.json"),
-    ),
-    (
-        "spl_token_account-HLmqeL62",
-        include_str!("../data/spl_token_account-HLmqeL62.json"),
-    ),
-    (
-        "orca_whirlpool-Czfq3xZZ",
-        include_str!("../data/orca_whirlpool-Czfq3xZZ.json"),
-    ),
-    (
-        "spl_token_account-2WLWEuKD",
-        include_str!("../data/spl_token_account-2WLWEuKD.json"),
-    ),
-    (
-        "raydium_cpmm-2higKRf2",
-        include_str!("../data/raydium_cpmm-2higKRf2.json"),
-    ),
-    (
-        "spl_token_account-47KLLXNK",
-        include_str!("../data/spl_token_account-47KLLXNK.json"),
-    ),
-    (
-        "spl_token_2022_account-5Ap19VZW",
-        include_str!("../data/spl_token_2022_account-5Ap19VZW.json"),
-    ),
-];
-
-/// A pool of the world: its model, its account indices (pool account, vault a, vault b).
-struct WorldPool {
-    name: &'static str,
-    kind: &'static str,
-    accounts: [usize; 3],
-}
-
-struct World {
-    accounts: Vec<Account>,
-    pools: Vec<WorldPool>,
-    sim: Vec<SimPool>,
-}
-
-fn acc(s: &Snapshot) -> Account {
-    Account {
-        address: s.address,
-        owner: s.owner,
-        lamports: s.lamports.max(2_039_280),
-        data: s.data.clone(),
-    }
-}
-
-fn synthetic_address(tag: u64) -> [u8; 32] {
-    let mut a = [0u8; 32];
-    for (i, c) in a.chunks_mut(8).enumerate() {
-        c.copy_from_slice(&phantom_ringbuf::schema::splitmix64(tag ^ i as u64).to_le_bytes());
-    }
-    a
-}
-
-/// The default world: SOL/USDC on Raydium v4 and Orca Whirlpool, WSOL/pump on Raydium CPMM
-/// (the real pool and a second one cloned from it at another address, so the pair has two
-/// venues). Vault addresses of the cloned pool are rewritten in its account data.
-fn default_world() -> Result<World, String> {
-    let mut snaps = std::collections::HashMap::new();
-    for (name, json) in SNAPSHOTS {
-        snaps.insert(
-            name,
-            codec::parse_snapshot(name, json).map_err(|e| e.to_string())?,
-        );
-    }
-    let mut accounts = Vec::new();
-    let mut push = |a: Account| {
-        accounts.push(a);
-        accounts.len() - 1
-    };
-    let v4 = push(acc(&snaps["raydium_amm_v4-58oQChx4"]));
-    let v4a = push(acc(&snaps["spl_token_account-DQyrAcCr"]));
-    let v4b = push(acc(&snaps["spl_token_account-HLmqeL62"]));
-    let wp_snap = &snaps["orca_whirlpool-Czfq3xZZ"];
-    let wp = push(acc(wp_snap));
-    // The Whirlpool's vaults: one is a snapshot; the other is made with the right mint.
-    let vault_a: [u8; 32] = wp_snap.data[133..165]
-        .try_into()
-        .map_err(|_| "whirlpool data")?;
-    let vault_b: [u8; 32] = wp_snap.data[213..245]
-        .try_into()
-        .map_err(|_| "whirlpool data")?;
-    let mint_a: [u8; 32] = wp_snap.data[101..133]
-        .try_into()
-        .map_err(|_| "whirlpool data")?;
-    let mint_b: [u8; 32] = wp_snap.data[181..213]
-        .try_into()
-        .map_err(|_| "whirlpool data")?;
-    let known = &snaps["spl_token_account-2WLWEuKD"];
-    let token = known.owner;
-    let wp_vault = |addr: [u8; 32], mint: [u8; 32]| {
-        if addr == known.address {
-            acc(known)
-        } else {
-            Account {
-                address: addr,
-                owner: token,
-                lamports: 2_039_280,
-                data: codec::new_token_account(&mint, &wp_snap.address, 1_000_000_000_000),
-            }
-        }
-    };
-    let wpa = push(wp_vault(vault_a, mint_a));
-    let wpb = push(wp_vault(vault_b, mint_b));
-    let cp = push(acc(&snaps["raydium_cpmm-2higKRf2"]));
-    let cpa = push(acc(&snaps["spl_token_account-47KLLXNK"]));
-    let cpb = push(acc(&snaps["spl_token_2022_account-5Ap19VZW"]));
-    // A second CPMM pool of the same pair: same bytes, new address and vaults
-    // (token_0_vault at 72, token_1_vault at 104 in Raydium CPMM's PoolState).
-    let mut clone = acc(&snaps["raydium_cpmm-2higKRf2"]);
-    clone.address = synthetic_address(0xC10E);
-    let (va, vb) = (synthetic_address(0xC10A), synthetic_address(0xC10B));
-    clone.data[72..104].copy_from_slice(&va);
-    clone.data[104..136].copy_from_slice(&vb);
-    let mut cva = acc(&snaps["spl_token_account-47KLLXNK"]);
-    cva.address = va;
-    let mut cvb = acc(&snaps["spl_token_2022_account-5Ap19VZW"]);
-    cvb.address = vb;
-    let cp2 = push(clone);
-    let cp2a = push(cva);
-    let cp2b = push(cvb);
-    let pools = vec![
-        WorldPool {
-            name: "SOL/USDC raydium_amm_v4",
-            kind: "raydium_amm_v4",
-            accounts: [v4, v4a, v4b],
-        },
-        WorldPool {
-            name: "SOL/USDC orca_whirlpool",
-            kind: "orca_whirlpool",
-            accounts: [wp, wpa, wpb],
-        },
-        WorldPool {
-            name: "WSOL/pump raydium_cpmm",
-            kind: "raydium_cpmm",
-            accounts: [cp, cpa, cpb],
-        },
-        WorldPool {
-            name: "WSOL/pump raydium_cpmm #2",
-            kind: "raydium_cpmm",
-            accounts: [cp2, cp2a, cp2b],
-        },
-    ];
-    let amount = |i: usize| codec::token_amount(&accounts[i].data).unwrap_or(1);
-    let (liq, sqrt, tick) = codec::whirlpool_price(&accounts[wp].data).ok_or("whirlpool data")?;
-    let cp_pool = |pair, a, b| SimPool {
-        pair,
-        model: PoolModel::ConstantProduct,
-        reserve_a: a,
-        reserve_b: b,
-        liquidity: 0,
-        sqrt_price_x64: 0,
-        tick: 0,
-    };
-    let sim = vec![
-        cp_pool(0, amount(v4a), amount(v4b)),
-        SimPool {
-            pair: 0,
-            model: PoolModel::Concentrated,
-            reserve_a: 0,
-            reserve_b: 0,
-            liquidity: liq,
-            sqrt_price_x64: sqrt,
-            tick,
-        },
-        cp_pool(1, amount(cpa), amount(cpb)),
-        cp_pool(1, amount(cpa), amount(cpb)),
-    ];
-    Ok(World {
-        accounts,
-        pools,
-        sim,
-    })
 }
 
 /// Apply a pool's new state to its accounts; returns the changed account indices.
@@ -401,7 +220,11 @@ fn state_slot_base(state: &State) -> u64 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let world = match default_world() {
+    let specs = match &args.config {
+        Some(p) => world::specs_from_config(p),
+        None => world::default_specs(),
+    };
+    let world = match specs.and_then(|s| world::build(&s)) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("phantom-sim: cannot build the market: {e}");
@@ -427,7 +250,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, world: World) -> Result<(), String> {
+async fn run(args: Args, world: world::World) -> Result<(), String> {
     let ws_port = if args.port == 0 {
         0
     } else {
@@ -490,7 +313,7 @@ async fn run(args: Args, world: World) -> Result<(), String> {
         .map(|p| {
             serde_json::json!({
                 "name": p.name,
-                "kind": p.kind,
+                "kind": p.kind.name(),
                 "address": bs58::encode(state.address_at(p.accounts[0])).into_string(),
                 "vaults": [bs58::encode(state.address_at(p.accounts[1])).into_string(),
                            bs58::encode(state.address_at(p.accounts[2])).into_string()],

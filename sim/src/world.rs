@@ -1,0 +1,467 @@
+//! The simulator's world: which pools it serves, at which addresses, with which accounts.
+//!
+//! Every pool is built from the real mainnet snapshot of its kind (Raydium AMM v4, Raydium
+//! CPMM, Orca Whirlpool) placed at the pool's address, with its vault token accounts at the
+//! vault addresses, which are also written into the pool's own data where the program keeps
+//! them. Pools of one kind trade the snapshot's pair (v4 and Whirlpool: SOL/USDC; CPMM:
+//! WSOL/pump), so pools of a pair share a fair price and can be dislocated against each other.
+//!
+//! The default world is four pools: the three snapshots at their real addresses and a second
+//! CPMM pool cloned at a synthetic address (so each pair has two venues). `--config FILE`
+//! serves the `[[pools]]` of an instance config instead (its `kind`, `address`, `vaults` and
+//! `name`; the feeder's other pool keys are ignored here), so a config written for mainnet
+//! runs unchanged against the simulator.
+
+use crate::codec::{self, Snapshot};
+use crate::market::{PoolModel, SimPool};
+use crate::state::Account;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A Solana address.
+pub type Address = [u8; 32];
+
+const SNAPSHOTS: [(&str, &str); 8] = [
+    (
+        "raydium_amm_v4-58oQChx4",
+        include_str!("../data/raydium_amm_v4-58oQChx4.json"),
+    ),
+    (
+        "spl_token_account-DQyrAcCr",
+        include_str!("../data/spl_token_account-DQyrAcCr.json"),
+    ),
+    (
+        "spl_token_account-HLmqeL62",
+        include_str!("../data/spl_token_account-HLmqeL62.json"),
+    ),
+    (
+        "orca_whirlpool-Czfq3xZZ",
+        include_str!("../data/orca_whirlpool-Czfq3xZZ.json"),
+    ),
+    (
+        "spl_token_account-2WLWEuKD",
+        include_str!("../data/spl_token_account-2WLWEuKD.json"),
+    ),
+    (
+        "raydium_cpmm-2higKRf2",
+        include_str!("../data/raydium_cpmm-2higKRf2.json"),
+    ),
+    (
+        "spl_token_account-47KLLXNK",
+        include_str!("../data/spl_token_account-47KLLXNK.json"),
+    ),
+    (
+        "spl_token_2022_account-5Ap19VZW",
+        include_str!("../data/spl_token_2022_account-5Ap19VZW.json"),
+    ),
+];
+
+/// Pool kinds the simulator serves, with the snapshots they are built from and where the
+/// vault addresses sit in the pool's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Raydium AMM v4 (`AmmInfo`; vaults at 336 and 368).
+    RaydiumAmmV4,
+    /// Raydium CPMM (`PoolState`; vaults at 72 and 104).
+    RaydiumCpmm,
+    /// Orca Whirlpool (vaults at 133 and 213; priced from the pool account).
+    OrcaWhirlpool,
+}
+
+impl Kind {
+    /// Parse a config `kind`.
+    pub fn parse(s: &str) -> Result<Kind, String> {
+        match s {
+            "raydium_amm_v4" => Ok(Kind::RaydiumAmmV4),
+            "raydium_cpmm" => Ok(Kind::RaydiumCpmm),
+            "orca_whirlpool" => Ok(Kind::OrcaWhirlpool),
+            _ => Err(format!(
+                "unknown kind {s:?} (expected raydium_amm_v4, raydium_cpmm or orca_whirlpool)"
+            )),
+        }
+    }
+
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::RaydiumAmmV4 => "raydium_amm_v4",
+            Kind::RaydiumCpmm => "raydium_cpmm",
+            Kind::OrcaWhirlpool => "orca_whirlpool",
+        }
+    }
+
+    fn snapshots(self) -> (&'static str, [&'static str; 2]) {
+        match self {
+            Kind::RaydiumAmmV4 => (
+                "raydium_amm_v4-58oQChx4",
+                ["spl_token_account-DQyrAcCr", "spl_token_account-HLmqeL62"],
+            ),
+            Kind::RaydiumCpmm => (
+                "raydium_cpmm-2higKRf2",
+                [
+                    "spl_token_account-47KLLXNK",
+                    "spl_token_2022_account-5Ap19VZW",
+                ],
+            ),
+            // A Whirlpool's vaults are made from its mints (one is a real snapshot).
+            Kind::OrcaWhirlpool => ("orca_whirlpool-Czfq3xZZ", ["", ""]),
+        }
+    }
+
+    fn vault_offsets(self) -> [usize; 2] {
+        match self {
+            Kind::RaydiumAmmV4 => [336, 368],
+            Kind::RaydiumCpmm => [72, 104],
+            Kind::OrcaWhirlpool => [133, 213],
+        }
+    }
+
+    fn pair(self) -> usize {
+        match self {
+            Kind::RaydiumAmmV4 | Kind::OrcaWhirlpool => 0,
+            Kind::RaydiumCpmm => 1,
+        }
+    }
+}
+
+/// One pool to serve.
+#[derive(Debug, Clone)]
+pub struct PoolSpec {
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Pool account address.
+    pub address: Address,
+    /// Vault addresses (None: the snapshot's own, or derived from the pool address when the
+    /// pool is not at the snapshot's address).
+    pub vaults: Option<[Address; 2]>,
+}
+
+/// A pool of the world: its kind and account indices (pool account, vault a, vault b).
+#[derive(Debug, Clone)]
+pub struct WorldPool {
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Indices into [`World::accounts`].
+    pub accounts: [usize; 3],
+}
+
+/// Accounts, pools and their simulated states.
+pub struct World {
+    /// Every account served (pool accounts and vaults).
+    pub accounts: Vec<Account>,
+    /// The pools.
+    pub pools: Vec<WorldPool>,
+    /// The pools' price models, in pool order.
+    pub sim: Vec<SimPool>,
+}
+
+/// A deterministic address from a tag (synthetic accounts).
+pub fn synthetic_address(tag: u64) -> Address {
+    let mut a = [0u8; 32];
+    for (i, c) in a.chunks_mut(8).enumerate() {
+        c.copy_from_slice(&phantom_ringbuf::schema::splitmix64(tag ^ i as u64).to_le_bytes());
+    }
+    a
+}
+
+fn address_from(addr: &Address, salt: u64) -> Address {
+    let mut tag = salt;
+    for c in addr.chunks(8) {
+        tag = phantom_ringbuf::schema::splitmix64(
+            tag ^ u64::from_le_bytes(c.try_into().expect("8 bytes")),
+        );
+    }
+    synthetic_address(tag)
+}
+
+fn acc(s: &Snapshot) -> Account {
+    Account {
+        address: s.address,
+        owner: s.owner,
+        lamports: s.lamports.max(2_039_280),
+        data: s.data.clone(),
+    }
+}
+
+fn snapshots() -> Result<HashMap<&'static str, Snapshot>, String> {
+    let mut snaps = HashMap::new();
+    for (name, json) in SNAPSHOTS {
+        snaps.insert(
+            name,
+            codec::parse_snapshot(name, json).map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(snaps)
+}
+
+/// The default world's pools.
+pub fn default_specs() -> Result<Vec<PoolSpec>, String> {
+    let snaps = snapshots()?;
+    let at = |n: &str| snaps[n].address;
+    Ok(vec![
+        PoolSpec {
+            name: "SOL/USDC raydium_amm_v4".into(),
+            kind: Kind::RaydiumAmmV4,
+            address: at("raydium_amm_v4-58oQChx4"),
+            vaults: None,
+        },
+        PoolSpec {
+            name: "SOL/USDC orca_whirlpool".into(),
+            kind: Kind::OrcaWhirlpool,
+            address: at("orca_whirlpool-Czfq3xZZ"),
+            vaults: None,
+        },
+        PoolSpec {
+            name: "WSOL/pump raydium_cpmm".into(),
+            kind: Kind::RaydiumCpmm,
+            address: at("raydium_cpmm-2higKRf2"),
+            vaults: None,
+        },
+        PoolSpec {
+            name: "WSOL/pump raydium_cpmm #2".into(),
+            kind: Kind::RaydiumCpmm,
+            address: synthetic_address(0xC10E),
+            vaults: Some([synthetic_address(0xC10A), synthetic_address(0xC10B)]),
+        },
+    ])
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    pools: Vec<ConfigPool>,
+}
+
+// The feeder owns the other [[pools]] keys (decimals, fees): they are not the simulator's.
+#[derive(serde::Deserialize)]
+struct ConfigPool {
+    name: Option<String>,
+    kind: String,
+    address: String,
+    vaults: Option<[String; 2]>,
+}
+
+/// The pools of an instance config's `[[pools]]` (errors name the pool and the key).
+pub fn specs_from_config(path: &Path) -> Result<Vec<PoolSpec>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if file.pools.is_empty() {
+        return Err(format!("{}: no [[pools]] to serve", path.display()));
+    }
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in file.pools.iter().enumerate() {
+        let at = |key: &str, e: String| format!("{}: pools[{i}].{key}: {e}", path.display());
+        let kind = Kind::parse(&p.kind).map_err(|e| at("kind", e))?;
+        let address = codec::address(&p.address).map_err(|e| at("address", e))?;
+        let vaults = match &p.vaults {
+            Some([a, b]) => Some([
+                codec::address(a).map_err(|e| at("vaults[0]", e))?,
+                codec::address(b).map_err(|e| at("vaults[1]", e))?,
+            ]),
+            None => None,
+        };
+        for a in std::iter::once(address).chain(vaults.into_iter().flatten()) {
+            if !seen.insert(a) {
+                return Err(at(
+                    "address",
+                    format!("{} is used twice", bs58::encode(a).into_string()),
+                ));
+            }
+        }
+        out.push(PoolSpec {
+            name: p
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("pool {i} {}", p.kind)),
+            kind,
+            address,
+            vaults,
+        });
+    }
+    Ok(out)
+}
+
+/// Build the accounts and price models of `specs`.
+pub fn build(specs: &[PoolSpec]) -> Result<World, String> {
+    let snaps = snapshots()?;
+    let mut accounts: Vec<Account> = Vec::new();
+    let mut pools = Vec::new();
+    let mut sim = Vec::new();
+    for spec in specs {
+        let (pool_snap, vault_snaps) = spec.kind.snapshots();
+        let snap = &snaps[pool_snap];
+        let mut pool = acc(snap);
+        pool.address = spec.address;
+        let offsets = spec.kind.vault_offsets();
+        let in_data = |k: usize| -> Result<Address, String> {
+            snap.data[offsets[k]..offsets[k] + 32]
+                .try_into()
+                .map_err(|_| format!("{}: snapshot data too short", spec.name))
+        };
+        let vaults = match spec.vaults {
+            Some(v) => v,
+            None if spec.address == snap.address => [in_data(0)?, in_data(1)?],
+            None => [
+                address_from(&spec.address, 1),
+                address_from(&spec.address, 2),
+            ],
+        };
+        for (k, v) in vaults.iter().enumerate() {
+            pool.data[offsets[k]..offsets[k] + 32].copy_from_slice(v);
+        }
+        let vault_accounts: Vec<Account> = match spec.kind {
+            Kind::OrcaWhirlpool => {
+                let known = &snaps["spl_token_account-2WLWEuKD"];
+                let mints = [&snap.data[101..133], &snap.data[181..213]];
+                (0..2)
+                    .map(|k| {
+                        let mint: Address = mints[k].try_into().expect("32 bytes");
+                        let mut a = if in_data(k).ok() == Some(known.address) {
+                            acc(known)
+                        } else {
+                            Account {
+                                address: vaults[k],
+                                owner: known.owner,
+                                lamports: 2_039_280,
+                                data: codec::new_token_account(
+                                    &mint,
+                                    &spec.address,
+                                    1_000_000_000_000,
+                                ),
+                            }
+                        };
+                        a.address = vaults[k];
+                        a
+                    })
+                    .collect()
+            }
+            _ => (0..2)
+                .map(|k| {
+                    let mut a = acc(&snaps[vault_snaps[k]]);
+                    a.address = vaults[k];
+                    a
+                })
+                .collect(),
+        };
+        let base = accounts.len();
+        accounts.push(pool);
+        accounts.extend(vault_accounts);
+        let model = match spec.kind {
+            Kind::OrcaWhirlpool => {
+                let (liquidity, sqrt_price_x64, tick) =
+                    codec::whirlpool_price(&accounts[base].data)
+                        .ok_or_else(|| format!("{}: whirlpool data", spec.name))?;
+                SimPool {
+                    pair: spec.kind.pair(),
+                    model: PoolModel::Concentrated,
+                    reserve_a: 0,
+                    reserve_b: 0,
+                    liquidity,
+                    sqrt_price_x64,
+                    tick,
+                }
+            }
+            _ => SimPool {
+                pair: spec.kind.pair(),
+                model: PoolModel::ConstantProduct,
+                reserve_a: codec::token_amount(&accounts[base + 1].data).unwrap_or(1),
+                reserve_b: codec::token_amount(&accounts[base + 2].data).unwrap_or(1),
+                liquidity: 0,
+                sqrt_price_x64: 0,
+                tick: 0,
+            },
+        };
+        sim.push(model);
+        pools.push(WorldPool {
+            name: spec.name.clone(),
+            kind: spec.kind,
+            accounts: [base, base + 1, base + 2],
+        });
+    }
+    Ok(World {
+        accounts,
+        pools,
+        sim,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_world_puts_the_snapshots_at_their_addresses_with_their_vaults() {
+        let w = build(&default_specs().expect("specs")).expect("world");
+        assert_eq!(w.pools.len(), 4);
+        assert_eq!(w.accounts.len(), 12);
+        let b58 = |a: &Address| bs58::encode(a).into_string();
+        assert_eq!(
+            b58(&w.accounts[0].address),
+            "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2"
+        );
+        assert_eq!(
+            b58(&w.accounts[1].address),
+            "DQyrAcCrDXQ7NeoqGgDCZwBvWDcYmFCjSb9JtteuvPpz"
+        );
+        for p in &w.pools {
+            let data = &w.accounts[p.accounts[0]].data;
+            for (k, off) in p.kind.vault_offsets().iter().enumerate() {
+                assert_eq!(
+                    &data[*off..*off + 32],
+                    &w.accounts[p.accounts[1 + k]].address,
+                    "{}: vault {k} is written into the pool data",
+                    p.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_places_pools_and_vaults_where_it_says_and_names_bad_keys() {
+        let dir = std::env::temp_dir().join(format!("phantom-world-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.toml");
+        let a = bs58::encode(synthetic_address(1)).into_string();
+        let va = bs58::encode(synthetic_address(2)).into_string();
+        let vb = bs58::encode(synthetic_address(3)).into_string();
+        let wp = bs58::encode(synthetic_address(4)).into_string();
+        std::fs::write(
+            &path,
+            format!(
+                "[feeder]\nendpoints = []\n[[pools]]\nkind = \"raydium_amm_v4\"\naddress = \"{a}\"\n\
+                 vaults = [\"{va}\", \"{vb}\"]\ndecimals = [9, 6]\n[[pools]]\nname = \"w\"\n\
+                 kind = \"orca_whirlpool\"\naddress = \"{wp}\"\n"
+            ),
+        )
+        .expect("write");
+        let specs = specs_from_config(&path).expect("specs");
+        let w = build(&specs).expect("world");
+        assert_eq!(w.accounts[0].address, synthetic_address(1));
+        assert_eq!(w.accounts[2].address, synthetic_address(3));
+        assert_eq!(&w.accounts[0].data[368..400], &synthetic_address(3));
+        assert_eq!(w.pools[1].name, "w");
+        assert_eq!(
+            w.sim[0].pair, w.sim[1].pair,
+            "v4 and Whirlpool trade SOL/USDC"
+        );
+        std::fs::write(&path, "[[pools]]\nkind = \"serum\"\naddress = \"x\"\n").expect("write");
+        let e = specs_from_config(&path).expect_err("refused");
+        assert!(e.contains("pools[0].kind: unknown kind \"serum\""), "{e}");
+        std::fs::write(
+            &path,
+            format!("[[pools]]\nkind = \"raydium_cpmm\"\naddress = \"{a}\"\n[[pools]]\nkind = \"raydium_cpmm\"\naddress = \"{a}\"\n"),
+        )
+        .expect("write");
+        let e = specs_from_config(&path).expect_err("refused");
+        assert!(
+            e.contains("pools[1].address") && e.contains("used twice"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
