@@ -5,8 +5,10 @@ simulator's frozen market; the CLI wraps both; a bad file is refused by name."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from test_feeder import config_text, start_sim, truth
@@ -137,3 +139,46 @@ def test_a_foreign_file_is_refused_by_name(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert r.returncode == 1
     assert "not a phantom-pipeline recording" in r.stderr or "nosuchinstance" in r.stderr
+
+
+def test_a_replay_runs_through_the_whole_pipeline(instance: str, procs: Procs,
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    """Record the embedded default's market, then replay it as fast as possible through
+    feeder, strategy and signer: the run ends by itself and signs transactions."""
+    import json as _json
+    import os
+
+    from phantom_pipeline.embedded import default_config
+
+    p = procs.start([str(executable("phantom-sim")), "--port", "0", "--rate", "3000",
+                     "--dislocation-probability", "0.05", "--dislocation", "0.02"])  # fmt: skip
+    assert p.stdout is not None
+    ready = _json.loads(p.stdout.readline())
+    key = tmp_path / "key.json"
+    r = subprocess.run([str(executable("phantom-signer")), "--generate-keypair", str(key)],
+                       capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cfg = tmp_path / "pipeline.toml"
+    cfg.write_text(default_config(ready, tmp_path, key))
+    rec = tmp_path / "market.rec"
+    cli = [sys.executable, "-m", "phantom_pipeline.cli"]
+    r = subprocess.run([*cli, "record", "--config", str(cfg), "--out", str(rec), "--duration",
+                        "3", "--instance", instance],
+                       capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    # The simulator stays up only as the signer's JSON-RPC (its blockhash): the feeder reads
+    # the recording, not the network.
+    run_base = tempfile.mkdtemp(prefix="pp", dir="/tmp")  # a short control-socket path
+    try:
+        env = {**os.environ, "XDG_RUNTIME_DIR": run_base}
+        r = subprocess.run([*cli, "replay", str(rec), "--config", str(cfg), "--speed", "max",
+                            "--instance", instance], env=env,
+                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    finally:
+        shutil.rmtree(run_base, ignore_errors=True)
+    assert r.returncode == 0, r.stderr + r.stdout
+    signed = int(r.stdout.split("published,")[1].split("transactions")[0])
+    assert signed > 0, r.stdout
+    lines = (tmp_path / "capture.jsonl").read_text().splitlines()
+    assert len(lines) == signed
+    assert not _native.list_segments(f"phantom-{instance}-")

@@ -120,7 +120,8 @@ def test_a_config_sets_the_pools_served(procs: Procs, tmp_path: Any) -> None:
     p = procs.start([str(executable("phantom-sim")), "--port", "0", "--config", str(cfg)])
     assert p.stdout is not None
     ready = json.loads(p.stdout.readline())
-    assert [(x["name"], x["kind"], x["address"]) for x in ready["pools"]][0] == (
+    first = ready["pools"][0]
+    assert (first["name"], first["kind"], first["address"]) == (
         "one",
         "raydium_cpmm",
         addr[0],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -701,9 +702,6 @@ def bench(as_json: bool, full: bool, suite: str, systems: str | None, rates: str
         click.echo(json.dumps(frep, indent=2))
         return
 
-    def progress(msg: str) -> None:
-        err_console.print(f"[dim]… {msg}[/dim]")
-
     try:
         report = benchring.run(full=full, progress=progress)
     except (RuntimeError, OSError, SegmentError) as e:
@@ -739,15 +737,17 @@ def bench(as_json: bool, full: bool, suite: str, systems: str | None, rates: str
 
 def _print_targets(targets: dict[str, bool | None]) -> None:
     for target, met in targets.items():
-        mark = {True: "[green]met[/green]", False: "[yellow]not met[/yellow]"}.get(
-            met, "[dim]n/a[/dim]"
+        mark = (
+            "[dim]n/a[/dim]"
+            if met is None
+            else ("[green]met[/green]" if met else "[yellow]not met[/yellow]")
         )
         console.print(f"{mark}  {target}")
 
 
 def _bench_e2e(as_json: bool, full: bool, systems: str | None, rates: str | None,
                duration: float | None, cpus: str | None, results: Path,
-               progress: Any) -> None:  # fmt: skip
+               progress: Callable[[str], None]) -> None:  # fmt: skip
     from phantom_pipeline import config as cfgmod
     from phantom_pipeline.e2e import harness
 
@@ -798,7 +798,10 @@ def _bench_e2e(as_json: bool, full: bool, systems: str | None, rates: str | None
                 continue
             lat = r["sent_to_signed_ns"]
             b = base.get(rate, {}).get("sent_to_signed_ns", {}).get("p50")
-            us = lambda k, lat=lat: f"{lat[k] / 1e3:,.1f}" if k in lat else "-"  # noqa: E731
+
+            def us(k: str, lat: dict[str, int] = lat) -> str:
+                return f"{lat[k] / 1e3:,.1f}" if k in lat else "-"
+
             t.add_row(name, f"{int(rate):,}", f"{r['sent']:,}", f"{r['achieved']:,}",
                       f"{r['lost']:,}", str(r.get("signed", "")), us("p50"), us("p90"),
                       us("p99"), us("p999"), us("max"),

@@ -216,13 +216,29 @@ class Supervisor:
         try:
             self._open_control()
             c = self.segments.control
-            for child in specs:
+            # A replay starts its input once the strategy holds the lease and the signer
+            # runs: otherwise a fast replay is over (and its ticks are old) before they are up.
+            order = sorted(specs, key=lambda ch: self.finite_feeder and ch.name == "feeder")
+            for child in order:
+                if child.name == "feeder" and self.finite_feeder:
+                    self._wait_ready(c)
                 self.children[child.name] = child
                 child.spawn()
                 c.store(f"pid_{child.name}", child.pid)
         except BaseException:
             self.shutdown()
             raise
+
+    def _wait_ready(self, c: Any, timeout_s: float = 300.0) -> None:
+        """Supervise until the strategy holds the lease and the signer has a heartbeat."""
+        deadline = time.monotonic() + timeout_s
+        while not (c.load("lease_state") == LEASE_HELD and c.load("hb_signer_ns") > 0):
+            self.poll()
+            if time.monotonic() > deadline:
+                raise SupervisorError(
+                    f"strategy and signer not ready within {timeout_s:.0f} s; logs in {self.dir}"
+                )
+            time.sleep(0.01)
 
     def _open_control(self) -> None:
         """Announce this supervisor in the control block and open the control socket."""
