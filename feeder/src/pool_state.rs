@@ -288,6 +288,7 @@ impl PoolAssembler {
                 s.last_slot = pool.slot;
                 (s.sqrt_price_lo, s.sqrt_price_hi) = split(sqrt_price);
                 (s.liquidity_lo, s.liquidity_hi) = split(liquidity);
+                (s.reserve_a, s.reserve_b) = virtual_reserves(liquidity, sqrt_price);
                 s.tick_current = tick_current;
                 s.tick_spacing = tick_spacing;
                 (s.fee_num, s.fee_den) = fee;
@@ -325,6 +326,48 @@ impl PoolAssembler {
         }
         Some(Ok(s))
     }
+}
+
+/// A concentrated pool's virtual reserves within its current tick: `L / sqrt(P)` of token A
+/// and `L * sqrt(P)` of token B (`sqrt_price` is Q64.64), floored, saturating at `u64::MAX`:
+/// what a constant-product pool with the same price and depth would hold. Exact integer
+/// arithmetic (no floats): informational for consumers that price every pool alike; the
+/// built-in strategies quote Whirlpools from the sqrt price and liquidity themselves.
+pub fn virtual_reserves(liquidity: u128, sqrt_price: u128) -> (u64, u64) {
+    if sqrt_price == 0 {
+        return (0, 0);
+    }
+    // A: floor(L * 2^64 / sqrt_price) by long division, one quotient bit per step.
+    let mut q = liquidity / sqrt_price;
+    let mut r = liquidity % sqrt_price;
+    let mut a = u64::MAX;
+    if q <= u128::from(u64::MAX) {
+        for _ in 0..64 {
+            let carry = r >> 127;
+            r <<= 1;
+            q <<= 1;
+            if carry == 1 || r >= sqrt_price {
+                r = r.wrapping_sub(sqrt_price);
+                q |= 1;
+            }
+            if q > u128::from(u64::MAX) {
+                break;
+            }
+        }
+        a = u64::try_from(q).unwrap_or(u64::MAX);
+    }
+    // B: floor(L * sqrt_price / 2^64) from 64-bit limbs.
+    let (l1, l0) = (liquidity >> 64, liquidity & u128::from(u64::MAX));
+    let (s1, s0) = (sqrt_price >> 64, sqrt_price & u128::from(u64::MAX));
+    let b = if l1 != 0 && s1 != 0 {
+        u64::MAX
+    } else {
+        (l1 * s0)
+            .checked_add(l0 * s1)
+            .and_then(|m| m.checked_add((l0 * s0) >> 64))
+            .map_or(u64::MAX, |v| u64::try_from(v).unwrap_or(u64::MAX))
+    };
+    (a, b)
 }
 
 /// (low, high) 64-bit halves: the records carry u128 as two u64 (numpy has no u128).
@@ -655,5 +698,71 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn virtual_reserves_are_l_over_and_times_the_sqrt_price() {
+        let one = 1u128 << 64;
+        assert_eq!(virtual_reserves(1000, one), (1000, 1000));
+        assert_eq!(virtual_reserves(1000, 2 * one), (500, 2000)); // price 4
+        assert_eq!(virtual_reserves(1000, one / 2), (2000, 500)); // price 1/4
+        assert_eq!(virtual_reserves(0, one), (0, 0));
+        assert_eq!(virtual_reserves(5, 0), (0, 0));
+        assert_eq!(
+            virtual_reserves(u128::MAX, one),
+            (u64::MAX, u64::MAX),
+            "saturates"
+        );
+        assert_eq!(virtual_reserves(3, u128::MAX), (0, u64::MAX));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn virtual_reserves_match_big_integer_arithmetic(l in 0u128..(1u128 << 100), s in 1u128..u128::MAX) {
+            let (a, b) = virtual_reserves(l, s);
+            // Reference with 256-bit products split by hand: a = floor(l * 2^64 / s).
+            let want_a = div_u256((l >> 64, l << 64), s);
+            proptest::prop_assert_eq!(a, want_a);
+            let want_b = {
+                let p = mul_u256(l, s);
+                let shifted = (p.0 << 64) | (p.1 >> 64);
+                if p.0 >> 64 != 0 { u64::MAX } else { u64::try_from(shifted).unwrap_or(u64::MAX) }
+            };
+            proptest::prop_assert_eq!(b, want_b);
+        }
+    }
+
+    fn mul_u256(a: u128, b: u128) -> (u128, u128) {
+        let mask = u128::from(u64::MAX);
+        let (a1, a0, b1, b0) = (a >> 64, a & mask, b >> 64, b & mask);
+        let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+        let mid = (p00 >> 64) + (p01 & mask) + (p10 & mask);
+        let lo = (p00 & mask) | (mid << 64);
+        let hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+        (hi, lo)
+    }
+
+    /// floor((hi, lo) / d), saturating at u64::MAX (bit-by-bit restoring division).
+    fn div_u256(n: (u128, u128), d: u128) -> u64 {
+        let mut r: u128 = 0;
+        let mut q: u128 = 0;
+        for i in (0..256).rev() {
+            let bit = if i >= 128 {
+                (n.0 >> (i - 128)) & 1
+            } else {
+                (n.1 >> i) & 1
+            };
+            let carry = r >> 127;
+            r = (r << 1) | bit;
+            if q >> 64 != 0 {
+                return u64::MAX;
+            }
+            q <<= 1;
+            if carry == 1 || r >= d {
+                r = r.wrapping_sub(d);
+                q |= 1;
+            }
+        }
+        u64::try_from(q).unwrap_or(u64::MAX)
     }
 }

@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PACKAGES: [&str; 4] = [
+const PACKAGES: [&str; 5] = [
     "phantom-ringbuf",
     "phantom-feeder",
     "phantom-signer",
     "phantom-sim",
+    "phantom-allrust",
 ];
 
 fn main() {
@@ -31,6 +32,7 @@ fn main() {
         "signer/src",
         "sim/src",
         "sim/data",
+        "allrust/src",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -40,6 +42,7 @@ fn main() {
         "ringbuf/Cargo.toml",
         "feeder/Cargo.toml",
         "signer/Cargo.toml",
+        "allrust/Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
     }

@@ -135,9 +135,10 @@ record! {
         pub t_recv_ns: u64,
         /// When the record was published.
         pub t_pub_ns: u64,
-        /// Pool's token-A reserve (net of what the pool owes), raw units.
+        /// Pool's token-A reserve (net of what the pool owes), raw units; a Whirlpool's virtual
+        /// reserve `L / sqrt(P)` within its current tick.
         pub reserve_a: u64,
-        /// Pool's token-B reserve (net), raw units.
+        /// Pool's token-B reserve (net), raw units; a Whirlpool's virtual `L * sqrt(P)`.
         pub reserve_b: u64,
         /// Index of the pool in `[[pools]]` (and in the `pools` table).
         pub pool_id: u32,
@@ -164,9 +165,9 @@ record! {
         pub seqlock: u64,
         /// Slot of the latest update applied. An update from an older slot is refused.
         pub last_slot: u64,
-        /// Token-A reserve: vault balance less what the pool owes.
+        /// Token-A reserve: vault balance less what the pool owes (Whirlpool: virtual, `L / sqrt(P)`).
         pub reserve_a: u64,
-        /// Token-B reserve: vault balance less what the pool owes.
+        /// Token-B reserve: vault balance less what the pool owes (Whirlpool: virtual, `L * sqrt(P)`).
         pub reserve_b: u64,
         /// Raw token-A vault balance.
         pub vault_a_amount: u64,
