@@ -1,8 +1,8 @@
 # One entry point for developers and CI (.ci/run calls `make test`).
-#   make run        install and run the main job (the ring benchmark, until `start` lands)
+#   make run        install and run the main job (the embedded default: `phantom-pipeline start`)
 #   make test       install what tests need, then lint and run every test tier but the slow one
 #   make test-slow  the same plus the slow tier
-#   make bench      ring benchmark + pytest-benchmark micro-benchmarks
+#   make bench      the end-to-end benchmark + pytest-benchmark micro-benchmarks
 SHELL := /bin/bash
 PY ?= python3
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
@@ -19,7 +19,7 @@ install-test:
 	PHANTOM_SKIP_BINS=0 $(PY) -m pip install '.[test]'
 
 run:
-	PHANTOM_SKIP_BINS=0 $(PY) -m pip install . && phantom-pipeline bench
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install . && phantom-pipeline start
 
 lint:
 	cargo fmt --all --check
