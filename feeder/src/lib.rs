@@ -12,6 +12,7 @@ pub mod config;
 pub mod decode;
 pub mod dedupe;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod pool_state;
 pub mod publisher;
 pub mod pubsub;
