@@ -10,7 +10,7 @@ CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo ne
 # builds of the workspace (clippy, tests) do not need that.
 export PHANTOM_SKIP_BINS := 1
 
-.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench clean
+.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench fuzz clean
 
 build-dev:
 	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e .
@@ -45,6 +45,9 @@ test-slow: install-test lint test-rust loom
 bench:
 	phantom-pipeline bench
 	$(PY) -m pytest bench --benchmark-only
+
+fuzz:
+	bash fuzz/run.sh 60
 
 clean:
 	cargo clean
