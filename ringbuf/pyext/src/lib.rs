@@ -7,6 +7,8 @@
 //! nothing here is on a hot path.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod micro;
+
 use phantom_ringbuf::clock;
 use phantom_ringbuf::records::{
     ControlBlock, ExecReport, MarketUpdate, OrderIntent, PoolState, ProbeRecord, SegmentHeader,
@@ -477,6 +479,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clean_stale, m)?)?;
     m.add_function(wrap_pyfunction!(list_segments, m)?)?;
     m.add_function(wrap_pyfunction!(layout_hash, m)?)?;
+    micro::register(m)?;
     m.add("SegmentError", py.get_type::<SegmentError_>())?;
     m.add("SchemaMismatchError", py.get_type::<SchemaMismatchError>())?;
     m.add(
