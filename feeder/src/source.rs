@@ -164,6 +164,9 @@ impl PubSubSource {
                     if events.send(ev).await.is_err() {
                         return Ok(());
                     }
+                    // Let the engine handle this frame now rather than after every frame
+                    // already readable (a burst would otherwise wait for its last frame).
+                    tokio::task::yield_now().await;
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Err(format!("closed by the server: {frame:?}"));
