@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import Procs, finish
 from phantom_pipeline.segments import RingEnd, create_ring
@@ -97,3 +98,21 @@ def test_signer_bench_smoke_measures_every_path() -> None:
         "intent_to_signed_within_1.1x_of_bare_sign",
         "precomputed_at_most_5us",
     }
+
+
+def test_bench_e2e_command_writes_the_report_and_plots(tmp_path: Path) -> None:
+    """`bench` (end to end) through the CLI on one quick system: report, plots, table."""
+    out = tmp_path / "results"
+    r = subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", "bench", "--systems",
+                        "all-rust,phantom-spin", "--rates", "2000", "--duration", "0.5",
+                        "--results", str(out)],
+                       capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((out / "e2e.json").read_text())
+    assert rep["systems"]["all-rust"]["rates"]["2000"]["sent_to_signed_ns"]["count"] >= 0
+    assert "skipped" in rep["systems"]["phantom-spin"] and "phantom-spin: skipped" in r.stdout
+    assert (out / "e2e-throughput.png").stat().st_size > 0
+    bad = subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", "bench", "--systems",
+                          "no-such-system"], capture_output=True, text=True, timeout=60,
+                         check=False)  # fmt: skip
+    assert bad.returncode == 1 and "unknown no-such-system" in bad.stderr

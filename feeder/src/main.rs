@@ -179,7 +179,9 @@ async fn run(
         .iter()
         .map(|w| w.address.to_string())
         .collect();
-    let (tx, mut rx) = mpsc::channel(1 << 14);
+    // Small on purpose: when the engine falls behind, frames wait in the socket (and the
+    // server's queue), not in this process's memory.
+    let (tx, mut rx) = mpsc::channel(256);
     if let Some(src) = replay {
         tokio::spawn(src.run(tx.clone()));
     }

@@ -143,6 +143,10 @@ impl PubSubSource {
             let msg = tokio::select! {
                 m = rx.next() => m,
                 _ = ping.tick() => {
+                    // A heartbeat is for a quiet connection: frames flowing prove it is alive.
+                    if last_frame.elapsed() < self.ping_interval {
+                        continue;
+                    }
                     tx.send(Message::Ping(Vec::new().into()))
                         .await
                         .map_err(|e| format!("ping: {e}"))?;

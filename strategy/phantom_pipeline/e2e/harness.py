@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -316,12 +317,15 @@ class Run:
             pids = {n: ch.pid for n, ch in sup.children.items()}
             usage = Usage(pids)
             self._market(sim, usage, sup.poll)
-            sent_frames = account_frames(send_log)
 
             def drained() -> bool:
+                # Every frame the simulator sent (it keeps sending what it had queued after
+                # the market ends) is in the feeder's position log, and both rings are empty.
                 sup.poll()
+                sent = send_log.stat().st_size // SEND_LOG.itemsize
+                seen = frame_log.stat().st_size // FRAME_LOG.itemsize if frame_log.exists() else 0
                 return (
-                    c.load("feeder_notifications") >= sent_frames
+                    seen >= sent
                     and seg.market.hdr("tail") == seg.market.hdr("head")
                     and seg.intents.hdr("tail") == seg.intents.hdr("head")
                 )
@@ -338,6 +342,7 @@ class Run:
             }
         finally:
             sup.shutdown()
+        shutil.rmtree(sup.dir, ignore_errors=True)  # kept (with its logs) when the run failed
         capture = self.workdir / "capture.jsonl"
         sends = send_times(send_log)
         hops = phantom_hops(join_phantom(frame_log, capture, sends))
@@ -468,6 +473,7 @@ def idle_cpu(seconds: float, workdir: Path, progress: Progress) -> dict[str, Any
             cpu = usage.cpu_pct()
         finally:
             sup.shutdown()
+        shutil.rmtree(sup.dir, ignore_errors=True)
     finally:
         sim.kill()
         sim.wait(timeout=30)
