@@ -80,6 +80,28 @@ def truth(sim: dict[str, Any]) -> list[bytes | None]:
     return [None if v is None else base64.b64decode(v["data"][0]) for v in values]
 
 
+def table_matches_market(table: TableView, sim: dict[str, Any]) -> bool:
+    """Whether every pool in the table is complete and priced as the simulator's accounts
+    are now (vault balances; a Whirlpool's sqrt price)."""
+    accounts = truth(sim)
+    for i, p in enumerate(sim["pools"]):
+        pool, va, vb = accounts[3 * i : 3 * i + 3]
+        assert pool is not None and va is not None and vb is not None
+        s = table.read(i)
+        if int(s["ready"]) != 1:
+            return False
+        if p["kind"] == "orca_whirlpool":
+            got = int(s["sqrt_price_lo"]) | int(s["sqrt_price_hi"]) << 64
+            if got != int.from_bytes(pool[65:81], "little"):
+                return False
+        elif (int(s["vault_a_amount"]), int(s["vault_b_amount"])) != (
+            int.from_bytes(va[64:72], "little"),
+            int.from_bytes(vb[64:72], "little"),
+        ):
+            return False
+    return True
+
+
 def test_the_pools_table_equals_the_simulators_accounts(instance: str, procs: Procs,
                                                           tmp_path: Path) -> None:  # fmt: skip
     sim = start_sim(procs)
@@ -91,24 +113,9 @@ def test_the_pools_table_equals_the_simulators_accounts(instance: str, procs: Pr
                           "--config", str(cfg_path)])  # fmt: skip
     rx = RingEnd(seg.market, "consumer")
     table = TableView(seg.pools)
-    u64 = lambda b, o: int.from_bytes(b[o : o + 8], "little")  # noqa: E731
 
     def matches() -> bool:
-        accounts = truth(sim)
-        for i, p in enumerate(sim["pools"]):
-            pool, va, vb = accounts[3 * i : 3 * i + 3]
-            assert pool is not None and va is not None and vb is not None
-            s = table.read(i)
-            if int(s["ready"]) != 1:
-                return False
-            if p["kind"] == "orca_whirlpool":
-                sqrt = int.from_bytes(pool[65:81], "little")
-                got = int(s["sqrt_price_lo"]) | int(s["sqrt_price_hi"]) << 64
-                if got != sqrt:
-                    return False
-            elif (int(s["vault_a_amount"]), int(s["vault_b_amount"])) != (u64(va, 64), u64(vb, 64)):
-                return False
-        return True
+        return table_matches_market(table, sim)
 
     seqs = np.zeros(1 << 20, dtype=np.int64)
     bad = np.zeros(1, dtype=np.int64)

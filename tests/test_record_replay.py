@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from test_feeder import config_text, start_sim, truth
+from test_feeder import config_text, start_sim, table_matches_market
 
 from conftest import Procs, finish, wait_until
 from phantom_pipeline import _native
@@ -27,28 +27,6 @@ FIELDS = ("vault_a_amount", "vault_b_amount", "owed_a", "owed_b", "reserve_a", "
 
 def table_rows(table: TableView, n: int) -> list[tuple[int, ...]]:
     return [tuple(int(table.read(i)[f]) for f in FIELDS) for i in range(n)]
-
-
-def frozen_table_matches(table: TableView, sim: dict[str, object]) -> bool:
-    accounts = truth(sim)  # type: ignore[arg-type]
-    pools = sim["pools"]
-    assert isinstance(pools, list)
-    for i, p in enumerate(pools):
-        pool, va, vb = accounts[3 * i : 3 * i + 3]
-        assert pool is not None and va is not None and vb is not None
-        s = table.read(i)
-        if int(s["ready"]) != 1:
-            return False
-        if p["kind"] == "orca_whirlpool":
-            got = int(s["sqrt_price_lo"]) | int(s["sqrt_price_hi"]) << 64
-            if got != int.from_bytes(pool[65:81], "little"):
-                return False
-        elif (int(s["vault_a_amount"]), int(s["vault_b_amount"])) != (
-            int.from_bytes(va[64:72], "little"),
-            int.from_bytes(vb[64:72], "little"),
-        ):
-            return False
-    return True
 
 
 def test_a_replay_rebuilds_the_recorded_table(instance: str, procs: Procs, tmp_path: Path) -> None:
@@ -68,7 +46,7 @@ def test_a_replay_rebuilds_the_recorded_table(instance: str, procs: Procs, tmp_p
         assert feeder.poll() is None, feeder.stderr.read() if feeder.stderr else ""
         while rx.pop() is not None:
             pass
-        return frozen_table_matches(table, sim)
+        return table_matches_market(table, sim)
 
     wait_until(recorded, timeout=120, what="the recording feeder's table to match the market")
     seg.control.store("run_state", 1)

@@ -676,3 +676,65 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
     plt.close(fig)
     written.append(path)
     return written
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as the Markdown tables of ``docs/benchmarks.md``
+    (``python -m phantom_pipeline.e2e.harness bench/results/e2e.json``)."""
+    m = report["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, "
+        f"{'pinned' if m['pinned'] else 'unpinned'}; {report['duration_s']} s of market per "
+        "system and rate.",
+        "",
+        "| system | offered/s | sent/s | achieved/s | lost | signed | p50 µs | p90 µs | p99 µs "
+        "| p99.9 µs | max µs | p50, p99 vs phantom-adaptive | CPU % | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    ratios_ = report.get("ratios_to_phantom_adaptive", {})
+    skipped = []
+    for name, s in report["systems"].items():
+        if "skipped" in s:
+            skipped.append(f"* `{name}`: skipped ({s['skipped']}).")
+            continue
+        for rate, r in s["rates"].items():
+            if "error" in r:
+                skipped.append(f"* `{name}` at {int(rate):,}/s: failed ({r['error']}).")
+                continue
+            lat = r["sent_to_signed_ns"]
+
+            def us(k: str, lat: dict[str, int] = lat) -> str:
+                return f"{lat[k] / 1e3:,.1f}" if k in lat else "-"
+
+            rt = ratios_.get(name, {}).get(rate)
+            ratio = f"{rt['p50']}x, {rt['p99']}x" if rt else "1x (base)"
+            cpu = ", ".join(f"{k} {v:g}" for k, v in r["cpu_pct"].items())
+            rss = ", ".join(f"{k} {v / 2**20:.0f}" for k, v in r["rss_bytes"].items())
+            lines.append(
+                f"| {name} | {int(rate):,} | {r['sent']:,} | {r['achieved']:,} | {r['lost']:,} "
+                f"| {r.get('signed', '')} | {us('p50')} | {us('p90')} | {us('p99')} "
+                f"| {us('p999')} | {us('max')} | {ratio} | {cpu} | {rss} |"
+            )
+    lines += ["", *skipped, "", "Per hop, p50 / p99 µs:", ""]
+    lines += ["| system | offered/s | hops |", "|---|---:|---|"]
+    for name, s in report["systems"].items():
+        for rate, r in s.get("rates", {}).items():
+            if "hops" not in r:
+                continue
+            hops = "; ".join(
+                f"{h} {v.get('p50', 0) / 1e3:,.1f} / {v.get('p99', 0) / 1e3:,.1f}"
+                for h, v in r["hops"].items()
+            )
+            lines.append(f"| {name} | {int(rate):,} | {hops} |")
+    idle = report.get("idle", {})
+    if "cpu_pct" in idle:
+        lines += ["", f"Idle (quiet market, {idle['seconds']} s, adaptive): " + ", ".join(
+            f"{k} {v:g} %" for k, v in idle["cpu_pct"].items()) + "."]  # fmt: skip
+    lines += ["", "| target (DESIGN §8) | this run |", "|---|---|"]
+    for t, met in report.get("targets", {}).items():
+        lines.append(f"| {t} | {'n/a' if met is None else ('met' if met else 'not met')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")
