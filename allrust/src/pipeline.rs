@@ -238,7 +238,7 @@ impl Pipeline {
         Pipeline {
             accounts: phantom_feeder::engine::watched_accounts(config),
             subs: HashMap::new(),
-            dedupe: Dedupe::new(128),
+            dedupe: Dedupe::new(phantom_feeder::dedupe::HORIZON_SLOTS),
             assemblers: config.pools.iter().map(PoolAssembler::new).collect(),
             buf: vec![0; MAX_ACCOUNT_BYTES],
             max_frame_bytes: config.feeder.max_frame_bytes,

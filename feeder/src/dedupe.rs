@@ -4,7 +4,10 @@
 //! identified by (account, slot, hash of the data): an account can change several times
 //! within one slot, and each change is a real update, so the slot alone is not enough.
 //! Entries older than `horizon_slots` behind the newest slot are forgotten, swept every half
-//! horizon (not on every slot: a sweep walks the whole table).
+//! horizon (not on every slot: a sweep walks the whole table). The table is also bounded in
+//! entries ([`MAX_ENTRIES`]): past it, everything before the newest slot is forgotten, and
+//! past it within one slot, everything; a copy arriving after its entry was forgotten is
+//! applied again (the same data: the state does not change; a redundant tick is published).
 //!
 //! This is on the per-frame path, so the table uses the Fx hash (`rustc-hash`; the keys are
 //! not attacker-chosen beyond what the endpoints we chose send) and the data hash reads eight
@@ -27,6 +30,13 @@ pub fn data_hash(data: &[u8]) -> u64 {
     h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
     phantom_ringbuf::schema::splitmix64(h)
 }
+
+/// Most entries remembered (a few tens of bytes each): memory stays bounded at any rate.
+pub const MAX_ENTRIES: usize = 1 << 16;
+
+/// Slots remembered by the feeder: copies from other endpoints arrive within a second or
+/// two (about 3 s of 400 ms slots).
+pub const HORIZON_SLOTS: u64 = 8;
 
 /// What to do with an arriving copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +95,13 @@ impl Dedupe {
                 lag_ns: t_recv_ns.saturating_sub(t_first),
             },
             None => {
+                if self.seen.len() >= MAX_ENTRIES {
+                    let newest = self.newest_slot;
+                    self.seen.retain(|&(_, s, _), _| s >= newest);
+                    if self.seen.len() >= MAX_ENTRIES {
+                        self.seen.clear();
+                    }
+                }
                 self.seen
                     .insert((account, slot, hash), (endpoint, t_recv_ns));
                 Verdict::First
@@ -155,6 +172,21 @@ mod tests {
         }
         assert_ne!(data_hash(b"a"), data_hash(b"a\0"));
         assert_ne!(data_hash(b""), data_hash(b"\0"));
+    }
+
+    #[test]
+    fn the_table_stays_bounded_within_one_slot() {
+        let mut d = Dedupe::new(HORIZON_SLOTS);
+        for k in 0..(3 * MAX_ENTRIES as u64) {
+            assert_eq!(d.observe(1, 7, k, 0, k), Verdict::First);
+            assert!(d.len() <= MAX_ENTRIES);
+        }
+        // Recent copies are still caught.
+        let last = 3 * MAX_ENTRIES as u64 - 1;
+        assert!(matches!(
+            d.observe(1, 7, last, 1, 0),
+            Verdict::Duplicate { .. }
+        ));
     }
 
     proptest! {

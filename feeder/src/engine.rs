@@ -124,7 +124,7 @@ impl Engine {
             assemblers: config.pools.iter().map(PoolAssembler::new).collect(),
             subs: vec![HashMap::new(); config.feeder.endpoints.len()],
             accounts,
-            dedupe: Dedupe::new(128),
+            dedupe: Dedupe::new(crate::dedupe::HORIZON_SLOTS),
             buf: vec![0; MAX_ACCOUNT_BYTES],
             max_frame_bytes: config.feeder.max_frame_bytes,
             stats: EngineStats::default(),
