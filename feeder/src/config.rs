@@ -12,48 +12,12 @@ use crate::decode::Pubkey;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Most feed endpoints one feeder uses (the control block keeps per-endpoint counters for 8).
 pub const MAX_ENDPOINTS: usize = 8;
 
-/// Why a config was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        /// The config file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A key is missing, unknown, or has a bad value.
-    #[error("{key}: {message}")]
-    Invalid {
-        /// Dotted path of the key, e.g. `feeder.endpoints[1].ws`.
-        key: String,
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The offending key's path, if the error is about a key.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            ConfigError::Invalid { key, .. } => Some(key),
-            ConfigError::Read { .. } => None,
-        }
-    }
-}
+pub use phantom_config::ConfigError;
 
 /// Commitment level of the subscriptions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -266,25 +230,12 @@ pub struct Config {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&phantom_config::read(path)?)
     }
 
     /// Parses and validates a whole config file's text.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let de = toml::Deserializer::parse(text).map_err(|e| toml_error("config", &e, text))?;
-        let view: FileView = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                "config".to_owned()
-            } else {
-                path
-            };
-            toml_error(&key, e.inner(), text)
-        })?;
+        let view: FileView = phantom_config::parse(text)?;
         let feeder = view.feeder.ok_or_else(|| {
             ConfigError::invalid("feeder", "missing: the feeder needs a [feeder] table")
         })?;
@@ -485,17 +436,4 @@ fn check_url(key: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> 
             ))
         }
     }
-}
-
-fn toml_error(key: &str, e: &toml::de::Error, text: &str) -> ConfigError {
-    // serde quotes names with backticks; the messages read better with plain quotes.
-    let mut message = e.message().replace('`', "\"");
-    if let Some(span) = e.span() {
-        let line = text
-            .get(..span.start)
-            .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count())
-            + 1;
-        message.push_str(&format!(" (line {line})"));
-    }
-    ConfigError::invalid(key, message)
 }

@@ -33,6 +33,7 @@ fn main() {
         "sim/src",
         "sim/data",
         "allrust/src",
+        "config/src",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

@@ -29,43 +29,7 @@ pub const MAX_COMPUTE_UNIT_LIMIT: u32 = 1_400_000;
 /// Addresses an address lookup table can hold.
 pub const MAX_LOOKUP_TABLE_ADDRESSES: usize = 256;
 
-/// A config error; `key` is the dotted path of the offending key (`config` for the file).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        /// The config file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A key is missing, unknown, or has a bad value.
-    #[error("{key}: {message}")]
-    Invalid {
-        /// Dotted path of the key, e.g. `routes[2].legs[0].direction`.
-        key: String,
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The offending key's path, if the error is about a key.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            ConfigError::Invalid { key, .. } => Some(key),
-            ConfigError::Read { .. } => None,
-        }
-    }
-}
+pub use phantom_config::ConfigError;
 
 /// A base58 Solana address in config.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -313,25 +277,12 @@ pub struct Config {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&phantom_config::read(path)?)
     }
 
     /// Parses and validates a whole config file's text.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let de = toml::Deserializer::parse(text).map_err(|e| toml_error("config", &e, text))?;
-        let view: FileView = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                "config".to_owned()
-            } else {
-                path
-            };
-            toml_error(&key, e.inner(), text)
-        })?;
+        let view: FileView = phantom_config::parse(text)?;
         let config = Config {
             signer: view.signer,
             routes: view.routes,
@@ -355,19 +306,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn toml_error(key: &str, e: &toml::de::Error, text: &str) -> ConfigError {
-    // serde quotes names with backticks; the messages read better with plain quotes.
-    let mut message = e.message().replace('`', "\"");
-    if let Some(span) = e.span() {
-        let line = text
-            .get(..span.start)
-            .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count())
-            + 1;
-        message.push_str(&format!(" (line {line})"));
-    }
-    ConfigError::invalid(key, message)
 }
 
 fn check_endpoint(key: &str, url: &str) -> Result<(), ConfigError> {
