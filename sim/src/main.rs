@@ -167,21 +167,6 @@ fn drive(
     let end = args.duration_s.map(|d| start + (d * 1e9) as u64);
     let mut steps = 0u64;
     loop {
-        if args.steps.is_some_and(|n| steps >= n) {
-            // Frozen: slots still advance (a live node's do), prices no longer move.
-            let now = monotonic_ns();
-            if end.is_some_and(|e| now >= e) {
-                return;
-            }
-            let want_slot = state_slot_base(&state) + (now - start) / slot_ns;
-            while slot < want_slot {
-                slot += 1;
-                state.advance_slot(slot);
-                let _ = tx.send(Event::Slot { slot });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        }
         let now = monotonic_ns();
         if end.is_some_and(|e| now >= e) {
             return;
@@ -191,6 +176,11 @@ fn drive(
             slot += 1;
             state.advance_slot(slot);
             let _ = tx.send(Event::Slot { slot });
+        }
+        if args.steps.is_some_and(|n| steps >= n) {
+            // Frozen: slots still advance (a live node's do), prices no longer move.
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
         }
         // Pace notifications at --rate.
         let due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
