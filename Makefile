@@ -3,48 +3,54 @@
 #   make test       install what tests need, then lint and run every test tier but the slow one
 #   make test-slow  the same plus the slow tier
 #   make bench      the end-to-end benchmark + pytest-benchmark micro-benchmarks
+#
+# The product is `.` (package phantom_pipeline, extension strategy/native); the benchmarks are
+# `./bench` (package phantom_bench, module bench/micro), installed beside it for tests.
 SHELL := /bin/bash
 PY ?= python3
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
-# The extension's build script builds the executables for the Python package; plain cargo
+# The extensions' build scripts build the executables for the Python packages; plain cargo
 # builds of the workspace (clippy, tests) do not need that.
 export PHANTOM_SKIP_BINS := 1
 
 .PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench fuzz clean
 
 build-dev:
-	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e .
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e . -e ./bench
 
 install-test:
-	PHANTOM_SKIP_BINS=0 $(PY) -m pip install '.[test]'
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip install '.[test]' ./bench
 
 run:
 	PHANTOM_SKIP_BINS=0 $(PY) -m pip install . && phantom-pipeline start
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features phantom-feeder/fuzzing -- -D warnings
 	$(PY) -m ruff check strategy tests bench examples
 	$(PY) -m ruff format --check strategy tests bench examples
 	$(PY) -m mypy
 
+# The two PyO3 crates are tested through Python; the feeder's fuzz bodies are compiled for the
+# seed-corpus test.
 test-rust:
-	$(CARGO_TEST) --workspace --exclude phantom-native
+	$(CARGO_TEST) --workspace --exclude phantom-native --exclude phantom-bench-micro \
+		--features phantom-feeder/fuzzing
 
 loom:
 	RUSTFLAGS="--cfg loom" cargo test -p phantom-ringbuf --test loom --release --target-dir target/loom
 
 test-python:
-	$(PY) -m pytest tests bench --benchmark-disable
+	$(PY) -m pytest tests bench/tests --benchmark-disable
 
 test: install-test lint test-rust loom test-python
 
 test-slow: install-test lint test-rust loom
-	PHANTOM_SLOW=1 $(PY) -m pytest tests bench --benchmark-disable
+	PHANTOM_SLOW=1 $(PY) -m pytest tests bench/tests --benchmark-disable
 
 bench:
 	phantom-pipeline bench
-	$(PY) -m pytest bench --benchmark-only
+	$(PY) -m pytest bench/tests --benchmark-only
 
 fuzz:
 	bash fuzz/run.sh 60

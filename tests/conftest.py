@@ -21,6 +21,7 @@ import pytest
 
 from phantom_pipeline import _native
 from phantom_pipeline.binaries import executable
+from phantom_bench import tool
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,7 +77,7 @@ class Procs:
         return self.start([sys.executable, *args], **kw)
 
     def ring_tool(self, *args: str) -> subprocess.Popen[str]:
-        return self.start([str(executable("phantom-ring")), *args])
+        return self.start([str(tool("phantom-ring")), *args])
 
     def cleanup(self) -> None:
         for p in self.started:

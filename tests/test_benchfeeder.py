@@ -3,7 +3,8 @@ asserts: the machine is shared)."""
 
 from __future__ import annotations
 
-from phantom_pipeline import _native, benchfeeder
+from phantom_bench import feeder as benchfeeder
+from phantom_pipeline import _native
 
 
 def test_small_run_reports_consistent_counts(instance: str) -> None:

@@ -75,7 +75,7 @@ def test_clean_removes_stale_and_keeps_live(instance: str, seg_name, procs: Proc
 
 def test_bench_smoke_runs_the_harness_end_to_end() -> None:
     """The benchmark harness works (a figure is produced for every path); not a timing."""
-    from phantom_pipeline import benchring
+    from phantom_bench import ring as benchring
 
     lat = benchring.ring_latency(200, "numba")
     assert lat["samples"] > 0 and lat["p50_ns"] > 0
@@ -87,7 +87,7 @@ def test_bench_smoke_runs_the_harness_end_to_end() -> None:
 
 def test_signer_bench_smoke_measures_every_path() -> None:
     """The signer benchmark harness works end to end (not a timing)."""
-    from phantom_pipeline import benchsigner
+    from phantom_bench import signer as benchsigner
 
     rep = benchsigner.run(200)
     for path in ("bare_sign", "sign_into_rfc8032", "sign_into_precomputed", "intent_to_signed"):

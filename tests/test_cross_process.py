@@ -26,7 +26,7 @@ def test_every_record_crosses_between_rust_and_numba_processes_verified(
     name = seg_name("probe")
     create_ring(name, "ProbeRecord", capacity, initial_index=start)
     args = ("--ring", name, "--count", str(COUNT))
-    probe = ("-m", "phantom_pipeline.probe")
+    probe = ("-m", "phantom_bench.probe")
     if direction == "rust_to_numba":
         consumer = procs.python(*probe, "consume", *args)
         producer = procs.ring_tool("produce", *args)
@@ -53,7 +53,7 @@ def test_a_corrupted_record_is_detected_by_the_consumer(seg_name, procs: Procs) 
     view.slots[3]["payload"][2] ^= 1
     assert RingEnd(view, "consumer").available() == 10
     crc, _, cerr = finish(
-        procs.python("-m", "phantom_pipeline.probe", "consume", "--ring", name, "--count", "10")
+        procs.python("-m", "phantom_bench.probe", "consume", "--ring", name, "--count", "10")
     )
     assert crc == 1
     assert "bad record at ring index 3" in cerr

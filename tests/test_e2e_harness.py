@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phantom_pipeline.e2e import harness
+from phantom_bench.e2e import harness
 
 
 def write_send_log(path: Path, rows: list[tuple[int, int, int, int]]) -> None:

@@ -37,7 +37,7 @@ from phantom_pipeline.constants import (
     POOL_ORCA_WHIRLPOOL,
     POOL_RAYDIUM_CPMM,
 )
-from phantom_pipeline.e2e import pycommon as pc
+from phantom_bench.e2e import pycommon as pc
 from phantom_pipeline.schema import MARKET_UPDATE, ORDER_INTENT, POOL_STATE
 from phantom_pipeline.strategies.arb import ArbParams, TwoPoolArb
 
@@ -679,7 +679,7 @@ def test_system_runs_signs_and_reports_on_sigterm(
     _require(system)
     config, log = start_sim(procs, tmp_path)
     out = tmp_path / "out.json"
-    p = procs.python("-m", "phantom_pipeline.e2e.pysystems", "--system", system,
+    p = procs.python("-m", "phantom_bench.e2e.pysystems", "--system", system,
                      "--config", str(config), "--out", str(out))  # fmt: skip
     assert read_line(p, 120).strip() == "READY"
     if system in ("mp-queue", "zmq-msgpack"):
@@ -705,7 +705,7 @@ def test_system_stops_and_reports_when_the_connection_closes(
                              "--duration-s", "1.5")  # fmt: skip
     assert len(pc.load_config(config).watched) == 10
     out = tmp_path / "out.json"
-    p = procs.python("-m", "phantom_pipeline.e2e.pysystems", "--system", system,
+    p = procs.python("-m", "phantom_bench.e2e.pysystems", "--system", system,
                      "--config", str(config), "--out", str(out))  # fmt: skip
     assert read_line(p, 120).strip() == "READY"
     rc, _, err = finish(p, timeout=120)

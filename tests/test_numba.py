@@ -87,8 +87,8 @@ def test_compiled_ring_functions_load_from_the_cache_in_a_second_process(
     tmp_path, procs: Procs
 ) -> None:
     env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    first = json.loads(finish(procs.python("-m", "phantom_pipeline.probe", "warm", env=env))[1])
-    second = json.loads(finish(procs.python("-m", "phantom_pipeline.probe", "warm", env=env))[1])
+    first = json.loads(finish(procs.python("-m", "phantom_bench.probe", "warm", env=env))[1])
+    second = json.loads(finish(procs.python("-m", "phantom_bench.probe", "warm", env=env))[1])
     for fn, s in first.items():
         assert s["cache_misses"] >= 1, (fn, s)  # compiled in the first process ...
     for fn, s in second.items():
@@ -134,7 +134,7 @@ def test_rust_consumer_asleep_on_the_futex_is_woken_by_a_numba_producer(
     )
     wait_until(lambda: view.hdr("waiter") == 1, what="the Rust consumer to sleep on the futex")
     rc, _, err = finish(
-        procs.python("-m", "phantom_pipeline.probe", "produce", "--ring", name, "--count", "1")
+        procs.python("-m", "phantom_bench.probe", "produce", "--ring", name, "--count", "1")
     )
     assert rc == 0, err
     rc, out, err = finish(sleeper, timeout=120)

@@ -17,7 +17,7 @@ use crate::pubsub::{self, Frame};
 use crate::recording::FrameLog;
 use crate::source::FeedEvent;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use phantom_ringbuf::control::FeederCounter;
 
 /// Largest account the feeder decodes (bytes).
 pub const MAX_ACCOUNT_BYTES: usize = 16 * 1024;
@@ -174,18 +174,8 @@ impl Engine {
 
     /// Count one piece of bad input in the control block and log it, rate-limited.
     fn bad_input(&mut self, msg: std::fmt::Arguments<'_>) {
-        self.publisher
-            .control()
-            .feeder_decode_errors
-            .fetch_add(1, Ordering::Relaxed);
+        self.publisher.control().feeder().add(FeederCounter::DecodeErrors, 1);
         self.log_limited(msg);
-    }
-
-    fn endpoint_counter(&self, array: &[u64; 8], endpoint: u8) -> Option<&AtomicU64> {
-        let slot = array.get(endpoint as usize)?;
-        // SAFETY: the element is an aligned u64 inside the mapped control block; every
-        // access to these per-endpoint counters is atomic (readers use atomic loads too).
-        Some(unsafe { AtomicU64::from_ptr(slot as *const u64 as *mut u64) })
     }
 
     /// Handle one source event. Returns `Some(endpoint)` when that endpoint (re)connected
@@ -230,17 +220,10 @@ impl Engine {
     }
 
     fn set_connected(&self, endpoint: u8, up: bool) {
-        if let Some(b) = self
-            .publisher
+        self.publisher
             .control()
-            .endpoint_connected
-            .get(endpoint as usize)
-        {
-            // SAFETY: an aligned byte inside the mapped control block, only accessed
-            // atomically.
-            unsafe { AtomicU8::from_ptr(b as *const u8 as *mut u8) }
-                .store(u8::from(up), Ordering::Relaxed);
-        }
+            .feeder()
+            .endpoint_connected(endpoint, up);
     }
 
     /// Handle one text frame from `endpoint`.
@@ -287,10 +270,7 @@ impl Engine {
             }
             Frame::Account(n) => {
                 self.count_notification(endpoint, t_recv_ns, false);
-                self.publisher
-                    .control()
-                    .feeder_notifications
-                    .fetch_add(1, Ordering::Relaxed);
+                self.publisher.control().feeder().add(FeederCounter::Notifications, 1);
                 let Some(&account) = self
                     .subs
                     .get(endpoint as usize)
@@ -309,19 +289,14 @@ impl Engine {
                     .observe(account as u32, n.slot, hash, endpoint, t_recv_ns)
                 {
                     Verdict::Duplicate { winner, lag_ns } => {
-                        let c = self.publisher.control();
-                        c.feeder_duplicates.fetch_add(1, Ordering::Relaxed);
-                        if let Some(l) = self.endpoint_counter(&c.endpoint_lag_ns, endpoint) {
-                            l.store(lag_ns, Ordering::Relaxed);
-                        }
+                        let f = self.publisher.control().feeder();
+                        f.add(FeederCounter::Duplicates, 1);
+                        f.endpoint_lag(endpoint, lag_ns);
                         let _ = winner;
                         return;
                     }
                     Verdict::First => {
-                        let c = self.publisher.control();
-                        if let Some(w) = self.endpoint_counter(&c.endpoint_wins, endpoint) {
-                            w.fetch_add(1, Ordering::Relaxed);
-                        }
+                        self.publisher.control().feeder().endpoint_won(endpoint);
                     }
                 }
                 let mut buf = std::mem::take(&mut self.buf);
@@ -375,10 +350,7 @@ impl Engine {
             });
         if res.is_err() {
             self.stats.refused += 1;
-            self.publisher
-                .control()
-                .feeder_stale_slot
-                .fetch_add(1, Ordering::Relaxed);
+            self.publisher.control().feeder().add(FeederCounter::StaleSlot, 1);
         }
     }
 

@@ -324,7 +324,7 @@ fn run_engine(h: &mut Harness, data: &[u8]) -> EngineStats {
         }
     }
     let control = |e: &mut Engine| {
-        let c = e.publisher().control();
+        let c = e.publisher().control().block();
         (
             c.feeder_decode_errors.load(Ordering::Relaxed),
             c.feeder_overflows.load(Ordering::Relaxed),

@@ -12,6 +12,8 @@ pub mod config;
 pub mod decode;
 pub mod dedupe;
 pub mod engine;
+/// The fuzz targets' bodies (`fuzz/`), compiled only for fuzzing and the seed-corpus test.
+#[cfg(feature = "fuzzing")]
 pub mod fuzz_targets;
 pub mod pool_state;
 pub mod publisher;

@@ -8,17 +8,17 @@
 
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::names::segment_name;
-use phantom_ringbuf::records::{market_kind, ControlBlock, MarketUpdate, PoolState};
+use phantom_ringbuf::control::{Control, FeederCounter};
+use phantom_ringbuf::records::{market_kind, MarketUpdate, PoolState};
 use phantom_ringbuf::ring::Producer;
 use phantom_ringbuf::segment::SegmentError;
 use phantom_ringbuf::table::Table;
-use std::sync::atomic::Ordering;
 
 /// The feeder's view of an instance's `pools`, `market` and `control` segments.
 pub struct Publisher {
     market: Producer<MarketUpdate>,
     pools: Table<PoolState>,
-    control: Table<ControlBlock>,
+    control: Control,
     /// Events lost to a full ring since the last `Resync` was published.
     resync_pending: bool,
 }
@@ -27,12 +27,9 @@ impl Publisher {
     /// Attach to the segments of `instance` (validated against this build's schema).
     pub fn attach(instance: &str) -> Result<Self, SegmentError> {
         let pools = Table::<PoolState>::attach(&segment_name(instance, "pools"), None)?;
-        let control = Table::<ControlBlock>::attach(&segment_name(instance, "control"), Some(1))?;
+        let control = Control::attach(instance)?;
         let market = Producer::<MarketUpdate>::attach(&segment_name(instance, "market"), None)?;
-        control
-            .entry(0)
-            .pid_feeder
-            .store(std::process::id(), Ordering::Relaxed);
+        control.feeder().set_pid(std::process::id());
         Ok(Publisher {
             market,
             pools,
@@ -47,21 +44,19 @@ impl Publisher {
     }
 
     /// The control block (counters, heartbeat, run state).
-    pub fn control(&self) -> &ControlBlock {
-        self.control.entry(0)
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     /// Refresh the feeder heartbeat (control block and ring header).
     pub fn heartbeat(&self) {
-        self.control()
-            .hb_feeder_ns
-            .store(monotonic_ns(), Ordering::Relaxed);
+        self.control.feeder().heartbeat(monotonic_ns());
         self.market.heartbeat();
     }
 
     /// Whether the supervisor asked the instance to stop.
     pub fn stopping(&self) -> bool {
-        self.control().run_state.load(Ordering::Relaxed) != 0
+        self.control.stopping()
     }
 
     /// Current state of pool `id` (a consistent copy).
@@ -84,9 +79,7 @@ impl Publisher {
         }
         if let Some(current) = self.pools.read(id) {
             if current.ready != 0 && state.last_slot < current.last_slot {
-                self.control()
-                    .feeder_stale_slot
-                    .fetch_add(1, Ordering::Relaxed);
+                self.control().feeder().add(FeederCounter::StaleSlot, 1);
                 return false;
             }
         }
@@ -128,7 +121,7 @@ impl Publisher {
     /// Publish a `Gap` event: endpoint `endpoint`'s connection dropped (`up == false`) or
     /// came back (`up == true`).
     pub fn publish_gap(&mut self, endpoint: u8, up: bool) {
-        self.control().feeder_gaps.fetch_add(1, Ordering::Relaxed);
+        self.control().feeder().add(FeederCounter::Gaps, 1);
         let t = monotonic_ns();
         self.push(Self::event(market_kind::GAP, 0, endpoint, t, u8::from(up)));
     }
@@ -164,9 +157,7 @@ impl Publisher {
             let resync = Self::event(market_kind::RESYNC, 0, u8::MAX, monotonic_ns(), 0);
             if self.try_push(resync) {
                 self.resync_pending = false;
-                self.control()
-                    .feeder_resyncs
-                    .fetch_add(1, Ordering::Relaxed);
+                self.control().feeder().add(FeederCounter::Resyncs, 1);
             }
         }
         if rec.t_pub_ns == 0 {
@@ -175,9 +166,7 @@ impl Publisher {
         if self.resync_pending || !self.try_push(rec) {
             self.resync_pending = true;
             self.market.count_overflow(1);
-            self.control()
-                .feeder_overflows
-                .fetch_add(1, Ordering::Relaxed);
+            self.control().feeder().add(FeederCounter::Overflows, 1);
         }
     }
 
@@ -198,6 +187,7 @@ mod tests {
     use phantom_ringbuf::ring::{self, Consumer};
     use phantom_ringbuf::schema::Record;
     use phantom_ringbuf::segment::{self, CreateOptions};
+    use std::sync::atomic::Ordering;
 
     struct Instance(String);
 
@@ -205,7 +195,7 @@ mod tests {
         fn new(tag: &str, market_capacity: u32) -> Self {
             let name = format!("pt{}{tag}", std::process::id());
             let o = CreateOptions::default();
-            Table::<ControlBlock>::create(&segment_name(&name, "control"), 1, &o).unwrap();
+            Control::create(&name, &o).unwrap();
             Table::<PoolState>::create(&segment_name(&name, "pools"), 4, &o).unwrap();
             ring::create::<MarketUpdate>(&segment_name(&name, "market"), market_capacity, &o)
                 .unwrap();
@@ -259,7 +249,7 @@ mod tests {
         assert!(!p.publish_pool(0, &pool(9, 999), 0, 2));
         assert!(p.publish_pool(0, &pool(10, 101), 0, 3)); // same slot: a real later change
         assert_eq!(p.pool(0).unwrap().reserve_a, 101);
-        assert_eq!(p.control().feeder_stale_slot.load(Ordering::Relaxed), 1);
+        assert_eq!(p.control().block().feeder_stale_slot.load(Ordering::Relaxed), 1);
     }
 
     #[test]
@@ -274,7 +264,7 @@ mod tests {
             let last = (0..10).filter(|i| i % 4 == id).max().unwrap();
             assert_eq!(p.pool(id as usize).unwrap().reserve_a, 1000 + last);
         }
-        assert_eq!(p.control().feeder_overflows.load(Ordering::Relaxed), 6);
+        assert_eq!(p.control().block().feeder_overflows.load(Ordering::Relaxed), 6);
         let mut rx =
             Consumer::<MarketUpdate>::attach(&segment_name(&inst.0, "market"), None).unwrap();
         let mut kinds = Vec::new();
@@ -290,6 +280,6 @@ mod tests {
             got,
             vec![market_kind::RESYNC, market_kind::SLOT, market_kind::SLOT]
         );
-        assert_eq!(p.control().feeder_resyncs.load(Ordering::Relaxed), 1);
+        assert_eq!(p.control().block().feeder_resyncs.load(Ordering::Relaxed), 1);
     }
 }

@@ -7,6 +7,8 @@
 //!   detection.
 //! * [`protocol`] and [`ring`]: the lock-free SPSC ring (DESIGN §3.2).
 //! * [`table`]: per-entry seqlock tables (the `pools` table, the control block).
+//! * [`control`]: the control block and each writer's view of it.
+//! * [`programs`]: the Solana program ids the engine knows, defined once.
 //!
 //! ```no_run
 //! use phantom_ringbuf::{records::ProbeRecord, ring, segment::{self, CreateOptions}};
@@ -21,12 +23,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod programs;
 pub mod protocol;
 pub mod schema;
 pub mod sync;
 
 #[cfg(not(loom))]
 pub mod clock;
+#[cfg(not(loom))]
+pub mod control;
 #[cfg(not(loom))]
 pub mod names;
 #[cfg(not(loom))]

@@ -5,9 +5,9 @@
 //! sqrt price and liquidity) are `_lo`/`_hi` u64 pairs: numpy and numba have no u128.
 //! Fields whose name starts with `_` are padding or reserved bytes.
 
-use crate::record;
+use crate::{named_consts, record};
 use crate::schema::RecordId;
-use core::sync::atomic::{AtomicU32, AtomicU64};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 
 /// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PHNTMRB1");
@@ -99,28 +99,32 @@ const _: () = {
     assert!(WAITER_OFFSET == 512);
 };
 
-/// `MarketUpdate.kind` values.
-pub mod market_kind {
-    /// A pool's state changed; `pool_id` names it, the table entry has the full state.
-    pub const POOL_UPDATE: u8 = 1;
-    /// A new slot began (`slot`).
-    pub const SLOT: u8 = 2;
-    /// Events were lost to overload: re-read the whole `pools` table.
-    pub const RESYNC: u8 = 3;
-    /// A feed connection dropped (`flags` bit 0 clear) or came back (bit 0 set).
-    pub const GAP: u8 = 4;
-    /// The feeder is alive; nothing changed.
-    pub const HEARTBEAT: u8 = 5;
+named_consts! {
+    /// `MarketUpdate.kind` values.
+    pub mod market_kind: u8 {
+        /// A pool's state changed; `pool_id` names it, the table entry has the full state.
+        POOL_UPDATE = 1,
+        /// A new slot began (`slot`).
+        SLOT = 2,
+        /// Events were lost to overload: re-read the whole `pools` table.
+        RESYNC = 3,
+        /// A feed connection dropped (`flags` bit 0 clear) or came back (bit 0 set).
+        GAP = 4,
+        /// The feeder is alive; nothing changed.
+        HEARTBEAT = 5,
+    }
 }
 
-/// `pool_kind` values.
-pub mod pool_kind {
-    /// Raydium AMM v4 (constant product, priced from two vaults less pnl owed).
-    pub const RAYDIUM_AMM_V4: u8 = 1;
-    /// Raydium CPMM (constant product, priced from two vaults less fees owed).
-    pub const RAYDIUM_CPMM: u8 = 2;
-    /// Orca Whirlpool (concentrated liquidity: sqrt price, liquidity, tick).
-    pub const ORCA_WHIRLPOOL: u8 = 3;
+named_consts! {
+    /// `pool_kind` values.
+    pub mod pool_kind: u8 {
+        /// Raydium AMM v4 (constant product, priced from two vaults less pnl owed).
+        RAYDIUM_AMM_V4 = 1,
+        /// Raydium CPMM (constant product, priced from two vaults less fees owed).
+        RAYDIUM_CPMM = 2,
+        /// Orca Whirlpool (concentrated liquidity: sqrt price, liquidity, tick).
+        ORCA_WHIRLPOOL = 3,
+    }
 }
 
 record! {
@@ -216,10 +220,12 @@ record! {
     }
 }
 
-/// `OrderIntent.flags` bits.
-pub mod intent_flags {
-    /// The strategy asks the signer to simulate rather than send (honoured in live mode).
-    pub const SIMULATE: u32 = 1;
+named_consts! {
+    /// `OrderIntent.flags` bits.
+    pub mod intent_flags: u32 {
+        /// The strategy asks the signer to simulate rather than send (honoured in live mode).
+        SIMULATE = 1,
+    }
 }
 
 record! {
@@ -262,20 +268,22 @@ record! {
     }
 }
 
-/// `ExecReport.status` values.
-pub mod exec_status {
-    /// Passed every check; queued for signing.
-    pub const ACCEPTED: u8 = 1;
-    /// Refused; `reason` says why.
-    pub const REJECTED: u8 = 2;
-    /// Signed (dry-run stops here).
-    pub const SIGNED: u8 = 3;
-    /// Sent to at least one endpoint.
-    pub const SENT: u8 = 4;
-    /// Confirmed on chain.
-    pub const LANDED: u8 = 5;
-    /// Sent but failed or expired.
-    pub const FAILED: u8 = 6;
+named_consts! {
+    /// `ExecReport.status` values.
+    pub mod exec_status: u8 {
+        /// Passed every check; queued for signing.
+        ACCEPTED = 1,
+        /// Refused; `reason` says why.
+        REJECTED = 2,
+        /// Signed (dry-run stops here).
+        SIGNED = 3,
+        /// Sent to at least one endpoint.
+        SENT = 4,
+        /// Confirmed on chain.
+        LANDED = 5,
+        /// Sent but failed or expired.
+        FAILED = 6,
+    }
 }
 
 /// `ExecReport.reason` values: why the signer refused an intent. Codes are stable and index
@@ -339,32 +347,36 @@ pub mod reject_reason {
     }
 }
 
-/// `ExecReport.error_code` values of `FAILED` reports. Besides these small positive codes,
-/// 100..=599 is the HTTP status an endpoint answered with, and a negative value is the
-/// JSON-RPC error code it returned (e.g. -32002 for a failed preflight).
-pub mod exec_error {
-    /// No error.
-    pub const NONE: i32 = 0;
-    /// No endpoint could be reached (connect, I/O or timeout).
-    pub const TRANSPORT: i32 = 1;
-    /// An endpoint answered with something that is not a JSON-RPC reply.
-    pub const BAD_RESPONSE: i32 = 2;
-    /// Sent, but not seen on chain before the landing timeout.
-    pub const EXPIRED: i32 = 3;
-    /// Landed with a transaction error (the status's `err` was set).
-    pub const TRANSACTION_ERROR: i32 = 4;
-    /// The signer stopped before the transaction's fate was known (it may still land).
-    pub const UNKNOWN_AT_STOP: i32 = 5;
+named_consts! {
+    /// `ExecReport.error_code` values of `FAILED` reports. Besides these small positive codes,
+    /// 100..=599 is the HTTP status an endpoint answered with, and a negative value is the
+    /// JSON-RPC error code it returned (e.g. -32002 for a failed preflight).
+    pub mod exec_error: i32 {
+        /// No error.
+        NONE = 0,
+        /// No endpoint could be reached (connect, I/O or timeout).
+        TRANSPORT = 1,
+        /// An endpoint answered with something that is not a JSON-RPC reply.
+        BAD_RESPONSE = 2,
+        /// Sent, but not seen on chain before the landing timeout.
+        EXPIRED = 3,
+        /// Landed with a transaction error (the status's `err` was set).
+        TRANSACTION_ERROR = 4,
+        /// The signer stopped before the transaction's fate was known (it may still land).
+        UNKNOWN_AT_STOP = 5,
+    }
 }
 
-/// `ControlBlock.signer_mode` values.
-pub mod signer_mode {
-    /// Not started (or not announced yet).
-    pub const UNKNOWN: u32 = 0;
-    /// Signs and records, sends nothing.
-    pub const DRY_RUN: u32 = 1;
-    /// Sends to the network.
-    pub const LIVE: u32 = 2;
+named_consts! {
+    /// `ControlBlock.signer_mode` values.
+    pub mod signer_mode: u32 {
+        /// Not started (or not announced yet).
+        UNKNOWN = 0,
+        /// Signs and records, sends nothing.
+        DRY_RUN = 1,
+        /// Sends to the network.
+        LIVE = 2,
+    }
 }
 
 record! {
@@ -406,6 +418,9 @@ record! {
 record! {
     /// The `control` segment's single entry: leases, heartbeats, counters, kill switch.
     /// Counters are written with atomic adds by their one owner process and read by anyone.
+    /// Every field is an atomic (arrays too): several processes map it at once, so no field
+    /// may be reached through a plain reference while another process writes it. Each
+    /// process writes only its own fields, through [`crate::control`]'s writer-scoped views.
     pub struct ControlBlock(RecordId::ControlBlock) {
         /// Current strategy lease epoch.
         pub lease_epoch: AtomicU64,
@@ -451,17 +466,17 @@ record! {
         /// Feeder: `Gap` records published.
         pub feeder_gaps: AtomicU64,
         /// Per-endpoint first-arrival wins.
-        pub endpoint_wins: [u64; 8],
+        pub endpoint_wins: [AtomicU64; 8],
         /// Per-endpoint lag behind the winner, last observed (ns).
-        pub endpoint_lag_ns: [u64; 8],
+        pub endpoint_lag_ns: [AtomicU64; 8],
         /// Per-endpoint connection state (1 connected).
-        pub endpoint_connected: [u8; 8],
+        pub endpoint_connected: [AtomicU8; 8],
         /// Signer: intents accepted.
         pub signer_accepted: AtomicU64,
         /// Signer: intents rejected (all reasons).
         pub signer_rejected: AtomicU64,
         /// Signer: rejections per reason code ([`reject_reason`]).
-        pub signer_reject_reasons: [u64; 32],
+        pub signer_reject_reasons: [AtomicU64; 32],
         /// Signer: transactions signed.
         pub signer_signed: AtomicU64,
         /// Signer: transactions sent.
@@ -481,7 +496,7 @@ record! {
         /// Strategy: params version applied.
         pub strategy_params_version: AtomicU64,
         /// Restarts: feeder, signer, strategy (index 3 unused).
-        pub restarts: [u32; 4],
+        pub restarts: [AtomicU32; 4],
         /// One of [`lease_state`].
         pub lease_state: AtomicU32,
         /// Pid of the strategy process holding the lease (0: none).
@@ -498,28 +513,33 @@ record! {
         /// When the candidate took the lease (before its first ring write).
         pub swap_t_acquired_ns: AtomicU64,
         /// `MODULE:CLASS` of the strategy holding the lease, NUL-padded UTF-8.
-        pub strategy_name: [u8; 96],
+        pub strategy_name: [AtomicU8; 96],
         /// Params file to load at `params_generation`, NUL-padded UTF-8 path.
-        pub params_path: [u8; 256],
+        pub params_path: [AtomicU8; 256],
         /// Signer: one of [`signer_mode`], announced at start.
         pub signer_mode: AtomicU32,
         /// Signer: dry-run capture file, NUL-padded UTF-8 path (empty: none). Written once at
         /// start, before `signer_mode`.
-        pub signer_capture_path: [u8; 256],
+        pub signer_capture_path: [AtomicU8; 256],
     }
 }
 
-/// `ControlBlock.lease_state` values: the strategy lease of DESIGN §5.
-pub mod lease_state {
-    /// No strategy holds the lease (start-up).
-    pub const FREE: u32 = 0;
-    /// A strategy holds it (`lease_holder_pid`, epoch `lease_epoch`).
-    pub const HELD: u32 = 1;
-    /// A candidate asked the holder to step down after its current record.
-    pub const STEP_DOWN_REQUESTED: u32 = 2;
-    /// The holder stepped down (or was killed and reaped); `handover_*` are valid and no
-    /// process of the old epoch will write to a ring again.
-    pub const RELEASED: u32 = 3;
+// SAFETY: every field of ControlBlock above is an Atomic* or an array of them.
+unsafe impl crate::schema::AtomicRecord for ControlBlock {}
+
+named_consts! {
+    /// `ControlBlock.lease_state` values: the strategy lease of DESIGN §5.
+    pub mod lease_state: u32 {
+        /// No strategy holds the lease (start-up).
+        FREE = 0,
+        /// A strategy holds it (`lease_holder_pid`, epoch `lease_epoch`).
+        HELD = 1,
+        /// A candidate asked the holder to step down after its current record.
+        STEP_DOWN_REQUESTED = 2,
+        /// The holder stepped down (or was killed and reaped); `handover_*` are valid and no
+        /// process of the old epoch will write to a ring again.
+        RELEASED = 3,
+    }
 }
 
 record! {
@@ -574,3 +594,16 @@ impl ProbeRecord {
             && self.checksum == Self::checksum_of(self.seq, &self.payload)
     }
 }
+
+/// Every named-constant group the Python side reads, as (group, Python prefix, constants).
+/// `phantom_pipeline.constants` defines `PREFIX_NAME` for each (e.g. `MARKET_POOL_UPDATE`),
+/// and `_native.constants()` returns them by group; nothing is listed again in Python.
+pub const CONSTANT_GROUPS: [(&str, &str, &[(&str, i64)]); 7] = [
+    ("market_kind", "MARKET", market_kind::NAMES),
+    ("pool_kind", "POOL", pool_kind::NAMES),
+    ("intent_flags", "INTENT", intent_flags::NAMES),
+    ("exec_status", "EXEC", exec_status::NAMES),
+    ("exec_error", "EXEC_ERROR", exec_error::NAMES),
+    ("signer_mode", "SIGNER_MODE", signer_mode::NAMES),
+    ("lease_state", "LEASE", lease_state::NAMES),
+];

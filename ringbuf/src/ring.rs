@@ -5,11 +5,11 @@
 //! adds the slots, the types and the waiting.
 
 use crate::clock::monotonic_ns;
+use crate::sync::{spin_hint, yield_now};
 use crate::protocol::{ConsumerCore, ProducerCore, RingWords};
 use crate::records::HEADER_SIZE;
 use crate::schema::{Container, Record};
 use crate::segment::{CreateOptions, Layout, Result, Segment};
-use crossbeam_utils::Backoff;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,12 +31,60 @@ pub enum WaitStrategy {
     },
 }
 
+crate::named_consts! {
+    /// What the adaptive wait does after its `i`-th check that found nothing to read: the
+    /// one table of steps both wait loops (this one and numba's `ringops.wait_available`)
+    /// take, through [`adaptive_step`] and its numba twin `ringops.adaptive_step`.
+    pub mod wait_step: u32 {
+        /// A pause instruction, then check again.
+        PAUSE = 0,
+        /// `sched_yield`, then check again.
+        YIELD = 1,
+        /// Sleep on the ring's futex (until woken, or the per-sleep timeout), then check.
+        SLEEP = 2,
+    }
+}
+
+crate::named_consts! {
+    /// The default adaptive wait: ~20 µs of spinning, a few yields, then 100 ms sleeps.
+    pub mod adaptive_default: u64 {
+        /// Pause-loop iterations before yielding.
+        SPIN_ITERS = 2_000,
+        /// sched_yield calls before sleeping.
+        YIELD_ITERS = 16,
+        /// Futex timeout per sleep.
+        SLEEP_NS = 100_000_000,
+    }
+}
+
+crate::named_consts! {
+    /// Wait strategy codes, as the numba side passes them.
+    pub mod wait_kind: u32 {
+        /// [`WaitStrategy::Spin`].
+        SPIN = 0,
+        /// [`WaitStrategy::Adaptive`].
+        ADAPTIVE = 1,
+    }
+}
+
+/// The [`wait_step`] after the `i`-th (0-based) empty check of an adaptive wait that spins
+/// `spin_iters` times and yields `yield_iters` times before it sleeps.
+pub const fn adaptive_step(i: u64, spin_iters: u32, yield_iters: u32) -> u32 {
+    if i < spin_iters as u64 {
+        wait_step::PAUSE
+    } else if i < spin_iters as u64 + yield_iters as u64 {
+        wait_step::YIELD
+    } else {
+        wait_step::SLEEP
+    }
+}
+
 impl WaitStrategy {
-    /// The default adaptive strategy: ~20 µs of spinning, a few yields, then 100 ms sleeps.
+    /// The default adaptive strategy ([`adaptive_default`]).
     pub const ADAPTIVE: WaitStrategy = WaitStrategy::Adaptive {
-        spin_iters: 2_000,
-        yield_iters: 16,
-        sleep_ns: 100_000_000,
+        spin_iters: adaptive_default::SPIN_ITERS as u32,
+        yield_iters: adaptive_default::YIELD_ITERS as u32,
+        sleep_ns: adaptive_default::SLEEP_NS,
     };
 
     /// Parse `spin` or `adaptive` (the config and CLI spelling).
@@ -309,20 +357,18 @@ impl<T: Record> Consumer<T> {
                 yield_iters,
                 sleep_ns,
             } => {
-                let backoff = Backoff::new();
-                for _ in 0..spin_iters {
+                let mut i = 0u64;
+                loop {
                     let n = self.available();
                     if n > 0 {
                         return n;
                     }
-                    std::hint::spin_loop();
-                }
-                for _ in 0..yield_iters {
-                    let n = self.available();
-                    if n > 0 {
-                        return n;
+                    match adaptive_step(i, spin_iters, yield_iters) {
+                        wait_step::PAUSE => spin_hint(),
+                        wait_step::YIELD => yield_now(),
+                        _ => break,
                     }
-                    backoff.snooze();
+                    i += 1;
                 }
                 loop {
                     let now = monotonic_ns();

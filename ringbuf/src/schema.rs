@@ -97,13 +97,57 @@ macro_rules! npy_atomic {
                 self.load(core::sync::atomic::Ordering::Relaxed) == pattern_word(seed, 0) as $int
             }
         }
+        /// Arrays of atomics: what an array field that more than one process touches, or
+        /// that one process writes while others read, is made of (same layout as `[$int; N]`).
+        impl<const N: usize> NpyField for [$t; N] {
+            const DTYPE: &'static str = $code;
+            const COUNT: u32 = N as u32;
+            const ELEM_SIZE: u32 = core::mem::size_of::<$t>() as u32;
+            fn pattern(seed: u64) -> Self {
+                core::array::from_fn(|i| <$t>::new(pattern_word(seed, i as u64) as $int))
+            }
+            fn matches_pattern(&self, seed: u64) -> bool {
+                self.iter().enumerate().all(|(i, a)| {
+                    a.load(core::sync::atomic::Ordering::Relaxed) == pattern_word(seed, i as u64) as $int
+                })
+            }
+        }
     )*};
 }
 
 npy_atomic!(
     core::sync::atomic::AtomicU64 => "<u8", u64;
     core::sync::atomic::AtomicU32 => "<u4", u32;
+    core::sync::atomic::AtomicU8 => "|u1", u8;
 );
+
+/// Declares a module of named integer constants and, beside them, `NAMES`: every constant as
+/// `(name, value)` in declaration order. The Python extension exports groups from `NAMES`, so
+/// a constant's name is written once, here.
+#[macro_export]
+macro_rules! named_consts {
+    (
+        $(#[$meta:meta])*
+        pub mod $group:ident : $t:ty {
+            $( $(#[$cmeta:meta])* $name:ident = $value:expr ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub mod $group {
+            $( $(#[$cmeta])* pub const $name: $t = $value; )*
+            /// Every constant of the group as (name, value), in declaration order.
+            pub const NAMES: &[(&str, i64)] = &[ $( (stringify!($name), $name as i64) ),* ];
+        }
+    };
+}
+
+/// A record every field of which is an atomic (or an array of atomics), so that a shared
+/// reference to one in shared memory is sound while other processes write it.
+///
+/// # Safety
+/// Every field must be an `Atomic*` type or an array of them: no plain integer or byte may be
+/// reachable through `&Self`. (The seqlock word a table needs first is an `AtomicU64` too.)
+pub unsafe trait AtomicRecord: Record {}
 
 /// What a segment's slots hold. Stored in the header as part of `record_kind`.
 #[repr(u32)]

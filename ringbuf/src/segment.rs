@@ -390,11 +390,12 @@ impl Segment {
         unsafe { AtomicU64::from_ptr(self.map.as_ptr() as *mut u64) }
     }
 
-    /// Pointer to slot/entry `i` (no bounds check beyond a debug assertion).
+    /// Pointer to slot/entry `i`; panics when `i` is not below the capacity. Reading or
+    /// writing through it is the caller's `unsafe`, under the ring or table protocol.
     #[inline]
     pub fn slot_ptr(&self, i: usize) -> *mut u8 {
         let h = self.header();
-        debug_assert!(i < h.capacity as usize);
+        assert!(i < h.capacity as usize, "slot {i} out of range");
         // SAFETY: i < capacity, and validate/create ensured the mapping holds
         // HEADER_SIZE + capacity * record_size bytes.
         unsafe {
@@ -500,15 +501,38 @@ pub fn list(prefix: &str) -> Result<Vec<String>> {
     shm::list(prefix).map_err(|e| SegmentError::os(shm::SHM_DIR, e))
 }
 
+/// Names of the segments of instance `instance`, matched exactly
+/// ([`crate::names::belongs_to`]): `a`'s list never holds `a-b`'s segments.
+pub fn list_instance(instance: &str) -> Result<Vec<String>> {
+    Ok(list(crate::names::PREFIX)?
+        .into_iter()
+        .filter(|n| crate::names::belongs_to(n, instance))
+        .collect())
+}
+
 /// What [`clean_stale`] did: the segments removed, and those kept with the reason.
 pub type CleanReport = (Vec<String>, Vec<(String, String)>);
 
 /// Remove every stale segment whose name starts with `prefix`; live and foreign ones are
 /// left alone. Returns (removed, kept-with-reason).
 pub fn clean_stale(prefix: &str, stale_after_ns: u64) -> Result<CleanReport> {
+    clean_stale_of(list(prefix)?, stale_after_ns)
+}
+
+/// [`clean_stale`] over the segments of instance `instance` (matched exactly), or of every
+/// instance when `None`.
+pub fn clean_stale_instance(instance: Option<&str>, stale_after_ns: u64) -> Result<CleanReport> {
+    let names = match instance {
+        Some(i) => list_instance(i)?,
+        None => list(crate::names::PREFIX)?,
+    };
+    clean_stale_of(names, stale_after_ns)
+}
+
+fn clean_stale_of(names: Vec<String>, stale_after_ns: u64) -> Result<CleanReport> {
     let mut removed = Vec::new();
     let mut kept = Vec::new();
-    for name in list(prefix)? {
+    for name in names {
         match remove_if_stale(&name, stale_after_ns) {
             Ok(_) => removed.push(name),
             Err(e) => kept.push((name, e.to_string())),

@@ -13,7 +13,7 @@
 //!   load, pairing with the writer's Release fence.
 
 use crate::records::HEADER_SIZE;
-use crate::schema::{Container, Record};
+use crate::schema::{AtomicRecord, Container, Record};
 use crate::segment::{CreateOptions, Layout, Result, Segment};
 use std::marker::PhantomData;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -137,11 +137,16 @@ impl<T: Record> Table<T> {
         None
     }
 
-    /// Entry `i` for fields updated with atomics rather than the seqlock (the control block).
-    pub fn entry(&self, i: usize) -> &T {
+    /// Entry `i` of a table whose records are made only of atomics (the control block), for
+    /// fields updated atomically rather than under the seqlock. Only such records can be
+    /// reached through a shared reference while other processes write them.
+    pub fn entry(&self, i: usize) -> &T
+    where
+        T: AtomicRecord,
+    {
         assert!(i < self.capacity, "table entry {i} out of range");
-        // SAFETY: in range and aligned as in `word`; T is valid for any bits. Fields shared
-        // across processes are atomics in such records (ControlBlock).
+        // SAFETY: in range and aligned as in `word`; T is valid for any bits; and T is an
+        // AtomicRecord, so every access through the reference, by any process, is atomic.
         unsafe { &*(self.seg.as_ptr().add(HEADER_SIZE + i * T::SIZE) as *const T) }
     }
 }

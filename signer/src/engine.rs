@@ -26,17 +26,15 @@ use crate::signing::Signer;
 use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZE};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::names::segment_name;
-use phantom_ringbuf::records::{
-    exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent, HEADER_SIZE,
-};
+use phantom_ringbuf::control::{Control, SignerCounter};
+use phantom_ringbuf::records::{exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent};
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::SegmentError;
-use phantom_ringbuf::table::Table;
 use solana_address::Address;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -178,7 +176,7 @@ pub struct Engine {
     limits: Limits,
     intents: Consumer<OrderIntent>,
     reports: Producer<ExecReport>,
-    control: Table<ControlBlock>,
+    control: Control,
     blockhash: BlockhashSource,
     blockhash_stop: Option<Sender<()>>,
     blockhash_thread: Option<JoinHandle<()>>,
@@ -215,7 +213,7 @@ impl Engine {
         );
         let intents = Consumer::<OrderIntent>::attach(&segment_name(instance, "intents"), None)?;
         let reports = Producer::<ExecReport>::attach(&segment_name(instance, "reports"), None)?;
-        let control = Table::<ControlBlock>::attach(&segment_name(instance, "control"), Some(1))?;
+        let control = Control::attach(instance)?;
 
         let (blockhash, blockhash_stop, blockhash_thread) = if cfg.rpc_endpoints.is_empty() {
             if live {
@@ -300,28 +298,7 @@ impl Engine {
     }
 
     fn ctl(&self) -> &ControlBlock {
-        self.control.entry(0)
-    }
-
-    /// Adds `n` to the `u64` field at `offset` of the control block (a plain `u64` array
-    /// element such as `signer_reject_reasons[i]`).
-    fn add_plain_u64(&self, offset: usize, n: u64) {
-        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= ControlBlock::SIZE);
-        // SAFETY: the control segment is mapped for at least HEADER_SIZE + one entry (attach
-        // validated its size), `offset` lies inside the entry and is 8-aligned (entries are
-        // 64-aligned), and every process accesses these counters atomically; the pointer comes
-        // from the segment's raw mapping pointer, not from a shared reference.
-        let counter = unsafe {
-            AtomicU64::from_ptr(
-                self.control
-                    .segment()
-                    .as_ptr()
-                    .add(HEADER_SIZE + offset)
-                    .cast::<u64>(),
-            )
-        };
-        // Relaxed: a statistics counter; readers need no ordering with other data.
-        counter.fetch_add(n, Ordering::Relaxed);
+        self.control.block()
     }
 
     /// Tells `status` who the signer is: pid, mode, capture file.
@@ -331,36 +308,14 @@ impl Engine {
             .as_ref()
             .map(|c| c.path().to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut bytes = [0u8; 256];
-        let mut n = path.len().min(255);
-        while !path.is_char_boundary(n) {
-            n -= 1;
-        }
-        bytes[..n].copy_from_slice(&path.as_bytes()[..n]);
-        let offset = core::mem::offset_of!(ControlBlock, signer_capture_path);
-        for (i, b) in bytes.iter().enumerate() {
-            // SAFETY: as in add_plain_u64: inside the validated entry, from the raw mapping
-            // pointer. Only the signer writes this field; it is published by the Release store
-            // of signer_mode below, and a reader loads signer_mode (Acquire) first.
-            let byte = unsafe {
-                core::sync::atomic::AtomicU8::from_ptr(
-                    self.control
-                        .segment()
-                        .as_ptr()
-                        .add(HEADER_SIZE + offset + i),
-                )
-            };
-            byte.store(*b, Ordering::Relaxed);
-        }
-        let c = self.ctl();
-        c.pid_signer.store(std::process::id(), Ordering::Relaxed);
+        let w = self.control.signer();
+        w.set_pid(std::process::id());
         let mode = if live {
             signer_mode::LIVE
         } else {
             signer_mode::DRY_RUN
         };
-        // Release: publishes signer_capture_path (pairs with a reader's Acquire load).
-        c.signer_mode.store(mode, Ordering::Release);
+        w.announce(mode, &path);
     }
 
     fn heartbeat(&mut self, now: u64) {
@@ -368,15 +323,14 @@ impl Engine {
             return;
         }
         self.last_heartbeat_ns = now;
-        // Relaxed: a liveness timestamp, read on its own.
-        self.ctl().hb_signer_ns.store(now, Ordering::Relaxed);
+        self.control.signer().heartbeat(now);
         self.intents.heartbeat();
         self.reports.heartbeat();
     }
 
     fn stop_requested(&self, stop: &AtomicBool) -> bool {
         // Acquire: pairs with the supervisor's Release store of run_state.
-        stop.load(Ordering::Relaxed) || self.ctl().run_state.load(Ordering::Acquire) != 0
+        stop.load(Ordering::Relaxed) || self.control.stopping()
     }
 
     /// Runs until stopped (see the module doc); returns what it did.
@@ -502,8 +456,7 @@ impl Engine {
     }
 
     fn kill_switch_on(&self) -> bool {
-        // Acquire: pairs with the Release store of `phantom-pipeline kill-switch`.
-        self.ctl().kill_switch.load(Ordering::Acquire) != 0
+        self.control.kill_switch()
             || self
                 .kill_file
                 .as_ref()
@@ -561,10 +514,9 @@ impl Engine {
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&self.wire[1..65]);
 
-        let c = self.ctl();
-        // Relaxed: statistics counters (here and below).
-        c.signer_accepted.fetch_add(1, Ordering::Relaxed);
-        c.signer_signed.fetch_add(1, Ordering::Relaxed);
+        let w = self.control.signer();
+        w.add(SignerCounter::Accepted, 1);
+        w.add(SignerCounter::Signed, 1);
         self.summary.accepted += 1;
         self.summary.signed += 1;
         self.emit(ExecReport {
@@ -617,12 +569,7 @@ impl Engine {
     }
 
     fn reject(&mut self, base: ExecReport, reason: Refusal) {
-        let c = self.ctl();
-        // Relaxed: statistics counters.
-        c.signer_rejected.fetch_add(1, Ordering::Relaxed);
-        let offset = core::mem::offset_of!(ControlBlock, signer_reject_reasons)
-            + 8 * usize::from(reason.code());
-        self.add_plain_u64(offset, 1);
+        self.control.signer().rejected(reason.code());
         self.summary.rejected += 1;
         self.emit(ExecReport {
             status: exec_status::REJECTED,
@@ -686,7 +633,7 @@ impl Engine {
                 if !f.sent {
                     f.sent = true;
                     f.report.t_sent_ns = t_ns;
-                    self.ctl().signer_sent.fetch_add(1, Ordering::Relaxed);
+                    self.control.signer().add(SignerCounter::Sent, 1);
                     self.summary.sent += 1;
                     tracing::debug!(intent_seq = key, endpoint, "sent");
                     self.emit(ExecReport {
@@ -715,7 +662,7 @@ impl Engine {
             }
             Event::Landed { slot, t_ns, .. } => {
                 f.settled = true;
-                self.ctl().signer_landed.fetch_add(1, Ordering::Relaxed);
+                self.control.signer().add(SignerCounter::Landed, 1);
                 self.summary.landed += 1;
                 self.limits.finish();
                 self.emit(ExecReport {
@@ -738,7 +685,7 @@ impl Engine {
     }
 
     fn fail(&mut self, report: &ExecReport, slot: u64, code: i32, t_ns: u64) {
-        self.ctl().signer_failed.fetch_add(1, Ordering::Relaxed);
+        self.control.signer().add(SignerCounter::Failed, 1);
         self.summary.failed += 1;
         self.limits.finish();
         self.emit(ExecReport {

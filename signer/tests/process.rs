@@ -513,7 +513,11 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
     assert_eq!(c.signer_accepted.load(Ordering::Acquire), 2);
     assert_eq!(c.signer_signed.load(Ordering::Acquire), 2);
     assert_eq!(c.signer_rejected.load(Ordering::Acquire), 8);
-    let reasons = c.signer_reject_reasons;
+    let reasons: Vec<u64> = c
+        .signer_reject_reasons
+        .iter()
+        .map(|r| r.load(Ordering::Acquire))
+        .collect();
     assert_eq!(reasons.iter().sum::<u64>(), 8);
     assert_eq!(reasons[reject_reason::DUPLICATE as usize], 1);
     assert_eq!(
@@ -522,7 +526,8 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
     );
     assert_eq!(c.signer_mode.load(Ordering::Acquire), signer_mode::DRY_RUN);
     assert!(
-        String::from_utf8_lossy(&c.signer_capture_path).starts_with(&capture.display().to_string())
+        phantom_ringbuf::control::read_str(&c.signer_capture_path)
+            .starts_with(&capture.display().to_string())
     );
     assert!(c.hb_signer_ns.load(Ordering::Acquire) > 0);
 

@@ -1,7 +1,10 @@
 """Where the project's Rust executables are.
 
-``pip install .`` builds them (``ringbuf/pyext/build.rs``) into ``phantom_pipeline/bin/``
-inside the installed package. ``PHANTOM_BIN_DIR`` overrides the location (e.g. a cargo
+``pip install .`` builds the product's executables (``strategy/native/build.rs``) under the
+build's ``target/`` directory, and the wheel takes them from there through the package's
+``bin`` link, so they are installed in ``phantom_pipeline/bin/``. The benchmark package
+``phantom_bench`` has its own ``bin/`` the same way and looks its tools up with
+:func:`executable` too. ``PHANTOM_BIN_DIR`` overrides the location for both (e.g. a cargo
 target directory during development).
 """
 
@@ -18,19 +21,22 @@ class MissingExecutableError(FileNotFoundError):
     """A phantom executable is not installed where the package expects it."""
 
 
-def bin_dir() -> Path:
-    """The directory holding ``phantom-*`` executables."""
+def bin_dir(package_bin: Path = PACKAGE_BIN) -> Path:
+    """The directory holding ``phantom-*`` executables of the package whose ``bin/`` is
+    ``package_bin`` (this package's by default)."""
     override = os.environ.get("PHANTOM_BIN_DIR")
-    return Path(override) if override else PACKAGE_BIN
+    return Path(override) if override else package_bin
 
 
-def executable(name: str) -> Path:
-    """Path of executable ``name`` (e.g. ``phantom-ring``); raises a clear error if absent."""
-    path = bin_dir() / name
+def executable(name: str, package_bin: Path = PACKAGE_BIN) -> Path:
+    """Path of executable ``name`` (e.g. ``phantom-feeder``); raises a clear error if absent."""
+    directory = bin_dir(package_bin)
+    path = directory / name
     if not path.is_file():
         raise MissingExecutableError(
-            f"{name} not found in {bin_dir()}: reinstall the package (`pip install .` builds "
-            "the executables) or point PHANTOM_BIN_DIR at a directory that has them"
+            f"{name} not found in {directory}: reinstall the package that ships it (`pip "
+            "install .` builds the product's executables, `pip install ./bench` the "
+            "benchmark tools) or point PHANTOM_BIN_DIR at a directory that has them"
         )
     mode = path.stat().st_mode
     if not mode & stat.S_IXUSR:

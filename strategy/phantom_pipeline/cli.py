@@ -29,9 +29,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def segment_name(instance: str, role_or_name: str) -> str:
     """``market`` -> ``phantom-<instance>-market``; a full ``phantom-...`` name is kept."""
-    if role_or_name.startswith("phantom-"):
+    if role_or_name.startswith(_native.SEGMENT_PREFIX):
         return role_or_name
-    return f"phantom-{instance}-{role_or_name}"
+    return _native.segment_name(instance, role_or_name)
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -151,9 +151,8 @@ def inspect(segment: str, instance: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def clean(instance: str | None, stale_after_ms: int, as_json: bool) -> None:
     """Remove stale segments (creator gone, no fresh heartbeat); never a live one."""
-    prefix = f"phantom-{instance}-" if instance else "phantom-"
     try:
-        removed, kept = _native.clean_stale(prefix, stale_after_ms * 1_000_000)
+        removed, kept = _native.clean_instance(instance, stale_after_ms * 1_000_000)
     except SegmentError as e:
         _fail(str(e))
         return
@@ -480,7 +479,7 @@ def stop(instance: str, timeout_s: float) -> None:
         _fail(str(e))
         return
     deadline = time.monotonic() + timeout_s
-    while _native.list_segments(f"phantom-{instance}-"):
+    while _native.instance_segments(instance):
         if time.monotonic() > deadline:
             _fail(f"instance {instance!r} did not stop within {timeout_s} s")
         time.sleep(0.05)
@@ -693,141 +692,24 @@ def bench(as_json: bool, full: bool, suite: str, systems: str | None, rates: str
     """Benchmarks, reported as ratios to a baseline measured in the same run. The default
     (e2e) feeds the same simulated market into phantom (spin and adaptive waits), an all-Rust
     single process, idiomatic and tuned pure Python, and multiprocessing.Queue and
-    ZeroMQ+msgpack bridges, and measures frame sent → transaction signed."""
-    from phantom_pipeline import benchring
-
-    def progress(msg: str) -> None:
-        err_console.print(f"[dim]… {msg}[/dim]")
-
-    if suite == "e2e":
-        _bench_e2e(as_json, full, systems, rates, duration, cpus, results, progress)
-        return
-    if suite == "feeder":
-        from phantom_pipeline import benchfeeder
-
-        try:
-            frep = benchfeeder.run(full=full)
-        except (RuntimeError, OSError) as e:
-            _fail(f"benchmark failed: {e}")
-            return
-        click.echo(json.dumps(frep, indent=2))
-        return
-
+    ZeroMQ+msgpack bridges, and measures frame sent → transaction signed. The suites live in
+    the benchmark package phantom-bench (``pip install ./bench``), not in the product."""
     try:
-        report = benchring.run(full=full, progress=progress)
-    except (RuntimeError, OSError, SegmentError) as e:
-        _fail(f"benchmark failed: {e}")
-        return
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
-    m = report["machine"]
-    console.print(f"[bold]ring benchmark[/bold] on {m['cpu']} ({m['cores']} cores, unpinned)")
-    lat = Table(title="one-way latency (paced ping-pong), ns")
-    for col in ("path", "p50", "p99", "p99.9", "max", "p50 / Rust floor"):
-        lat.add_column(col, justify="right")
-    floor = report["latency_one_way_ns"]["rust_to_rust"]["p50_ns"]
-    for path, v in report["latency_one_way_ns"].items():
-        lat.add_row(
-            path,
-            str(v["p50_ns"]),
-            str(v["p99_ns"]),
-            str(v["p999_ns"]),
-            str(v["max_ns"]),
-            f"{v['p50_ns'] / floor:.2f}x",
+        from phantom_bench import suites
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("phantom_bench"):
+            raise
+        _fail(
+            "the benchmarks are not installed: run `pip install ./bench` in the "
+            "phantom-pipeline repository (after `pip install .`)"
         )
-    console.print(lat)
-    tp = Table(title="throughput, 64-byte records/s")
-    tp.add_column("path")
-    tp.add_column("records/s", justify="right")
-    for path, v in report["throughput_records_per_s"].items():
-        tp.add_row(path, f"{v / 1e6:,.2f} M")
-    console.print(tp)
-    _print_targets(report["targets"])
-
-
-def _print_targets(targets: dict[str, bool | None]) -> None:
-    for target, met in targets.items():
-        mark = (
-            "[dim]n/a[/dim]"
-            if met is None
-            else ("[green]met[/green]" if met else "[yellow]not met[/yellow]")
-        )
-        console.print(f"{mark}  {target}")
-
-
-def _bench_e2e(as_json: bool, full: bool, systems: str | None, rates: str | None,
-               duration: float | None, cpus: str | None, results: Path,
-               progress: Callable[[str], None]) -> None:  # fmt: skip
-    from phantom_pipeline import config as cfgmod
-    from phantom_pipeline.e2e import harness
-
-    names = tuple(s.strip() for s in systems.split(",")) if systems else harness.SYSTEMS
-    unknown = [n for n in names if n not in harness.SYSTEMS]
-    if unknown:
-        _fail(f"--systems: unknown {', '.join(unknown)} (known: {', '.join(harness.SYSTEMS)})")
-    try:
-        rate_list = (tuple(int(float(r)) for r in rates.split(",")) if rates
-                     else harness.RATES_DEFAULT)  # fmt: skip
-        cpu_list = cfgmod.parse_cpus(cpus)
-    except (ValueError, cfgmod.ConfigError) as e:
-        _fail(f"bad option: {e}")
         return
     try:
-        report = harness.run(full=full, systems=names, rates=rate_list, duration_s=duration,
-                             progress=progress, cpus=cpu_list)  # fmt: skip
-    except (harness.BenchError, OSError, SegmentError) as e:
-        _fail(f"benchmark failed: {e}")
-        return
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "e2e.json").write_text(json.dumps(report, indent=2) + "\n")
-    try:
-        plots = harness.plot(report, results)
-    except ImportError as e:
-        plots = []
-        progress(f"no plots: {e.name} is not installed")
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
-    m = report["machine"]
-    console.print(
-        f"[bold]end-to-end benchmark[/bold] on {m['cpu']} ({m['cores']} cores, "
-        f"{'pinned' if m['pinned'] else 'unpinned'}), {report['duration_s']} s per run"
-    )
-    t = Table(title="frame sent → transaction signed, µs (ratio: p50 / phantom-adaptive's)")
-    for col in ("system", "offered/s", "achieved/s", "lost", "signed", "p50", "p99", "p99.9",
-                "max", "ratio"):  # fmt: skip
-        t.add_column(col, justify="right")
-    base = report["systems"].get("phantom-adaptive", {}).get("rates", {})
-    skipped = []
-    for name, s in report["systems"].items():
-        if "skipped" in s:
-            skipped.append(f"{name}: skipped ({s['skipped']})")
-            continue
-        for rate, r in s["rates"].items():
-            if "error" in r:
-                skipped.append(f"{name} at {int(rate):,}/s failed: {r['error']}")
-                continue
-            lat = r["sent_to_signed_ns"]
-            b = base.get(rate, {}).get("sent_to_signed_ns", {}).get("p50")
-
-            def us(k: str, lat: dict[str, int] = lat) -> str:
-                return f"{lat[k] / 1e3:,.0f}" if k in lat else "-"
-
-            t.add_row(name, f"{int(rate):,}", f"{r['achieved']:,}", f"{r['lost']:,}",
-                      str(r.get("signed", "")), us("p50"), us("p99"), us("p999"), us("max"),
-                      f"{lat['p50'] / b:.2f}" if b and "p50" in lat else "-")  # fmt: skip
-    console.print(t)
-    for line in skipped:
-        console.print(line)
-    idle = report.get("idle", {})
-    if "cpu_pct" in idle:
-        console.print(f"idle CPU, quiet market, {idle['seconds']} s: " + ", ".join(
-            f"{k} {v} %" for k, v in idle["cpu_pct"].items()))  # fmt: skip
-    _print_targets(report["targets"])
-    console.print(
-        f"report: {results / 'e2e.json'}; plots: {', '.join(str(p) for p in plots) or 'none'}"
-    )
+        suites.run(suite, as_json=as_json, full=full, systems=systems, rates=rates,
+                   duration=duration, cpus=cpus, results=results, console=console,
+                   err_console=err_console)  # fmt: skip
+    except suites.SuiteError as e:
+        _fail(str(e))
 
 
 if __name__ == "__main__":

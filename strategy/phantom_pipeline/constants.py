@@ -1,33 +1,34 @@
-"""Named values of the schema (record kinds, statuses, lease states), taken from the Rust
-definitions at import so the two sides cannot disagree. Module-level ints, so numba code
-freezes them into compiled (and cached) functions."""
+"""Named values of the schema (record kinds, statuses, lease states, wait steps, program ids),
+taken from the Rust definitions at import so the two sides cannot disagree, and so no name or
+value is written twice. Module-level ints, so numba code freezes them into compiled (and
+cached) functions.
+
+Each Rust group becomes ``PREFIX_NAME`` here, with the prefix the Rust side gives it: e.g.
+``market_kind::POOL_UPDATE`` is :data:`MARKET_POOL_UPDATE`, ``lease_state::HELD`` is
+``LEASE_HELD``, ``wait_step::YIELD`` is ``WAIT_STEP_YIELD``. :data:`GROUPS` holds every group
+as ``{group: {NAME: value}}``; :data:`PROGRAM_IDS` the known programs by name (base58).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from phantom_pipeline import _native
 
 _C = _native.constants()
+_PREFIX: dict[str, str] = _C.pop("_prefix")
 
-MARKET_POOL_UPDATE: int = _C["market_kind"]["POOL_UPDATE"]
-MARKET_SLOT: int = _C["market_kind"]["SLOT"]
-MARKET_RESYNC: int = _C["market_kind"]["RESYNC"]
-MARKET_GAP: int = _C["market_kind"]["GAP"]
-MARKET_HEARTBEAT: int = _C["market_kind"]["HEARTBEAT"]
+GROUPS: dict[str, dict[str, int]] = _C
+PROGRAM_IDS: dict[str, str] = _native.program_ids()
 
-POOL_RAYDIUM_AMM_V4: int = _C["pool_kind"]["RAYDIUM_AMM_V4"]
-POOL_RAYDIUM_CPMM: int = _C["pool_kind"]["RAYDIUM_CPMM"]
-POOL_ORCA_WHIRLPOOL: int = _C["pool_kind"]["ORCA_WHIRLPOOL"]
+for _group, _prefix in _PREFIX.items():
+    for _name, _value in GROUPS[_group].items():
+        globals()[f"{_prefix}_{_name}"] = _value
 
-EXEC_ACCEPTED: int = _C["exec_status"]["ACCEPTED"]
-EXEC_REJECTED: int = _C["exec_status"]["REJECTED"]
-EXEC_SIGNED: int = _C["exec_status"]["SIGNED"]
-EXEC_SENT: int = _C["exec_status"]["SENT"]
-EXEC_LANDED: int = _C["exec_status"]["LANDED"]
-EXEC_FAILED: int = _C["exec_status"]["FAILED"]
 
-LEASE_FREE: int = _C["lease_state"]["FREE"]
-LEASE_HELD: int = _C["lease_state"]["HELD"]
-LEASE_STEP_DOWN_REQUESTED: int = _C["lease_state"]["STEP_DOWN_REQUESTED"]
-LEASE_RELEASED: int = _C["lease_state"]["RELEASED"]
-
-INTENT_SIMULATE: int = _C["intent_flags"]["SIMULATE"]
+def __getattr__(name: str) -> Any:
+    # Only reached for a name the loop above did not define: say which ones exist.
+    raise AttributeError(
+        f"phantom_pipeline.constants has no {name!r}; names are PREFIX_NAME with PREFIX in "
+        f"{sorted(set(_PREFIX.values()))}"
+    )

@@ -22,8 +22,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from phantom_pipeline.constants import PROGRAM_IDS
+
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-RAYDIUM_CPMM = "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C"
+RAYDIUM_CPMM = PROGRAM_IDS["RAYDIUM_CPMM"]
 
 
 def b58encode(b: bytes) -> str:

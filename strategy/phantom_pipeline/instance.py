@@ -23,7 +23,7 @@ from phantom_pipeline.segments import (
     create_table,
 )
 
-ROLES = ("control", "pools", "market", "intents", "reports")
+ROLES: tuple[str, ...] = tuple(_native.ROLES)
 
 
 class InstanceError(Exception):
@@ -31,24 +31,19 @@ class InstanceError(Exception):
 
 
 def validate_instance_name(name: str) -> None:
-    ok = (
-        0 < len(name) <= 47
-        and not name.startswith(("-", "."))
-        and all(c.isascii() and (c.isalnum() or c in "._-") for c in name)
-    )
-    if not ok:
-        raise InstanceError(
-            f"instance name {name!r}: use 1-47 characters of [A-Za-z0-9._-], not starting "
-            "with '-' or '.'"
-        )
+    """Check an instance name with the Rust rule (``names::validate_instance``)."""
+    try:
+        _native.validate_instance(name)
+    except ValueError as e:
+        raise InstanceError(str(e)) from None
 
 
-def segment_name(instance: str, role: str) -> str:
-    return f"phantom-{instance}-{role}"
+segment_name = _native.segment_name
 
 
 def existing_segments(instance: str) -> list[str]:
-    return _native.list_segments(f"phantom-{instance}-")
+    """The instance's segments, matched exactly (never those of ``<instance>-x``)."""
+    return _native.instance_segments(instance)
 
 
 def live_segments(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
@@ -89,7 +84,7 @@ class InstanceSegments:
                 f"instance {instance!r} is already running ({name}: {why}); stop it with "
                 f"`phantom-pipeline stop --instance {instance}` or pick another --instance"
             )
-        _removed, kept = _native.clean_stale(f"phantom-{instance}-", stale_ns)
+        _removed, kept = _native.clean_instance(instance, stale_ns)
         if kept:
             raise InstanceError(f"instance {instance!r}: cannot reuse {kept[0][0]}: {kept[0][1]}")
         s = config.supervisor

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from phantom_pipeline import _native
+from phantom_pipeline import _native, constants
 from phantom_pipeline.atomics import (
     cpu_pause,
     fence_acquire,
@@ -58,8 +58,15 @@ ST_OWN = 4
 ST_OTHER = 5
 STATE_LEN = 8
 
-WAIT_SPIN = 0
-WAIT_ADAPTIVE = 1
+# Wait strategy codes and the adaptive wait's steps and defaults, from the Rust definitions.
+WAIT_SPIN: int = constants.WAIT_SPIN
+WAIT_ADAPTIVE: int = constants.WAIT_ADAPTIVE
+_STEP_PAUSE: int = constants.WAIT_STEP_PAUSE
+_STEP_YIELD: int = constants.WAIT_STEP_YIELD
+_STEP_SLEEP: int = constants.WAIT_STEP_SLEEP
+ADAPTIVE_SPIN_ITERS: int = constants.ADAPTIVE_SPIN_ITERS
+ADAPTIVE_YIELD_ITERS: int = constants.ADAPTIVE_YIELD_ITERS
+ADAPTIVE_SLEEP_NS: int = constants.ADAPTIVE_SLEEP_NS
 
 # Offsets are module constants: numba freezes them into the compiled (and cached) code.
 _TAIL = TAIL_OFFSET
@@ -206,16 +213,19 @@ def wait_available(
             i += 1
             if (i & 1023) == 0 and monotonic_ns() >= deadline:
                 return 0
-    for _ in range(spin_iters):
+    i = 0
+    while True:
         n = available(st)
         if n > 0:
             return n
-        cpu_pause()
-    for _ in range(yield_iters):
-        n = available(st)
-        if n > 0:
-            return n
-        sched_yield()
+        step = adaptive_step(i, spin_iters, yield_iters)
+        if step == _STEP_PAUSE:
+            cpu_pause()
+        elif step == _STEP_YIELD:
+            sched_yield()
+        else:
+            break
+        i += 1
     while True:
         now = monotonic_ns()
         if now >= deadline:

@@ -44,7 +44,7 @@ from numba import njit
 
 from phantom_pipeline import ringops
 from phantom_pipeline.atomics import cpu_pause, monotonic_ns
-from phantom_pipeline.constants import MARKET_POOL_UPDATE, MARKET_RESYNC
+from phantom_pipeline.constants import GROUPS, MARKET_POOL_UPDATE, MARKET_RESYNC
 from {module} import {cls} as _Strategy
 
 _kernel = _Strategy.kernel
@@ -133,6 +133,8 @@ def _package_digest() -> bytes:
     pkg = Path(__file__).resolve().parent
     for name in ("ringops.py", "atomics.py", "constants.py", "runner.py", "schema.py"):
         h.update((pkg / name).read_bytes())
+    # The constants' values come from the extension, not from constants.py's text.
+    h.update(repr(sorted((g, sorted(v.items())) for g, v in GROUPS.items())).encode())
     return h.digest()
 
 

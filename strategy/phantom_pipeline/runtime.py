@@ -81,8 +81,7 @@ EXIT_BAD_INPUT = 2
 EXIT_NO_LEASE = 3
 
 
-def segment_name(instance: str, role: str) -> str:
-    return f"phantom-{instance}-{role}"
+segment_name = _native.segment_name
 
 
 @njit(cache=True)
@@ -173,7 +172,8 @@ class Kernel:
                 mkt.state, mkt.slots, pools.address + HEADER_SIZE, pools.record_size, words,
                 pools_local, self.state, self.params, self.out, self.out_bytes,
                 intents.state, intents.slots, intents.slot_bytes, epoch, opts.batch,
-                wait_kind, 2000, 16, 50_000_000, timeout_ns, INTENTS_FULL_TIMEOUT_NS, self.counters,
+                wait_kind, ringops.ADAPTIVE_SPIN_ITERS, ringops.ADAPTIVE_YIELD_ITERS,
+                50_000_000, timeout_ns, INTENTS_FULL_TIMEOUT_NS, self.counters,
             )
         )  # fmt: skip
 

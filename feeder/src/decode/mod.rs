@@ -25,15 +25,15 @@ use core::fmt;
 use core::str::FromStr;
 
 /// SPL Token program.
-pub const TOKEN_PROGRAM_ID: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+pub const TOKEN_PROGRAM_ID: &str = phantom_ringbuf::programs::SPL_TOKEN;
 /// SPL Token-2022 program.
-pub const TOKEN_2022_PROGRAM_ID: &str = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb";
+pub const TOKEN_2022_PROGRAM_ID: &str = phantom_ringbuf::programs::SPL_TOKEN_2022;
 /// Raydium AMM v4 program (owner of `AmmInfo` accounts).
-pub const RAYDIUM_AMM_V4_PROGRAM_ID: &str = "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8";
+pub const RAYDIUM_AMM_V4_PROGRAM_ID: &str = phantom_ringbuf::programs::RAYDIUM_AMM_V4;
 /// Raydium CPMM program (owner of CPMM `PoolState` accounts).
-pub const RAYDIUM_CPMM_PROGRAM_ID: &str = "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C";
+pub const RAYDIUM_CPMM_PROGRAM_ID: &str = phantom_ringbuf::programs::RAYDIUM_CPMM;
 /// Orca Whirlpool program.
-pub const ORCA_WHIRLPOOL_PROGRAM_ID: &str = "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc";
+pub const ORCA_WHIRLPOOL_PROGRAM_ID: &str = phantom_ringbuf::programs::ORCA_WHIRLPOOL;
 
 /// Which account layout a [`DecodeError`] is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

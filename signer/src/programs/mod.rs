@@ -25,28 +25,29 @@ use std::collections::BTreeMap;
 /// Program ids on Solana mainnet (the defaults; a leg may override its program id in config,
 /// e.g. for a local validator with the programs deployed elsewhere).
 pub mod ids {
+    use phantom_ringbuf::programs;
     use solana_address::Address;
 
     /// Raydium liquidity pool v4 (`raydium-io/raydium-amm`).
     pub const RAYDIUM_AMM_V4: Address =
-        Address::from_str_const("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8");
+        Address::from_str_const(programs::RAYDIUM_AMM_V4);
     /// Raydium constant-product AMM (`raydium-io/raydium-cp-swap`).
     pub const RAYDIUM_CPMM: Address =
-        Address::from_str_const("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C");
+        Address::from_str_const(programs::RAYDIUM_CPMM);
     /// Orca Whirlpools (`orca-so/whirlpools`).
     pub const ORCA_WHIRLPOOL: Address =
-        Address::from_str_const("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc");
+        Address::from_str_const(programs::ORCA_WHIRLPOOL);
     /// SPL Token program.
     pub const SPL_TOKEN: Address =
-        Address::from_str_const("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+        Address::from_str_const(programs::SPL_TOKEN);
     /// OpenBook (Serum v3 successor) DEX program, the market program of most v4 pools.
     pub const OPENBOOK: Address =
-        Address::from_str_const("srmqPvymJeFKQ4zGQed1GFppgkRHL9kaELCbyksJtPX");
+        Address::from_str_const(programs::OPENBOOK);
     /// System program (lamport transfers: Jito tips).
-    pub const SYSTEM: Address = Address::from_str_const("11111111111111111111111111111111");
+    pub const SYSTEM: Address = Address::from_str_const(programs::SYSTEM);
     /// Compute budget program.
     pub const COMPUTE_BUDGET: Address =
-        Address::from_str_const("ComputeBudget111111111111111111111111111111");
+        Address::from_str_const(programs::COMPUTE_BUDGET);
 }
 
 /// Which side of the pool a leg sells.
