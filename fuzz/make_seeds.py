@@ -3,7 +3,7 @@
 
 Seeds come from the real mainnet account snapshots in ``tests/fixtures`` (raw account bytes
 for the decoder targets) and from PubSub frames exactly as the simulator writes them
-(``sim/src/pubsub.rs::account_notification`` / ``slot_notification``), plus the odd frames a
+(``feeder/sim/src/pubsub.rs::account_notification`` / ``slot_notification``), plus the odd frames a
 node or a broken peer sends. Run from anywhere: ``python3 fuzz/make_seeds.py``.
 """
 
@@ -40,7 +40,7 @@ def data(fx: dict) -> bytes:
 
 
 def account_notification(sub: int, slot: int, lamports: int, raw: bytes, owner: str) -> str:
-    """The simulator's frame, byte for byte (sim/src/pubsub.rs)."""
+    """The simulator's frame, byte for byte (feeder/sim/src/pubsub.rs)."""
     b64 = base64.b64encode(raw).decode()
     return (
         f'{{"jsonrpc":"2.0","method":"accountNotification","params":{{"result":{{"context":'

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from phantom_pipeline import _native
-from phantom_pipeline.binaries import executable
 from phantom_bench import tool
+from phantom_pipeline import _native
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -109,6 +109,7 @@ def test_bench_e2e_command_writes_the_report_and_plots(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert r.returncode == 0, r.stderr
     rep = json.loads((out / "e2e.json").read_text())
+    assert rep["suite"] == "e2e"
     assert rep["systems"]["all-rust"]["rates"]["2000"]["sent_to_signed_ns"]["count"] >= 0
     assert "skipped" in rep["systems"]["phantom-spin"] and "phantom-spin: skipped" in r.stdout
     assert (out / "e2e-throughput.png").stat().st_size > 0

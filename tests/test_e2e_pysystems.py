@@ -1,4 +1,4 @@
-"""The Python comparison systems of the end-to-end benchmark (``phantom_pipeline.e2e``).
+"""The Python comparison systems of the end-to-end benchmark (``phantom_bench.e2e``).
 
 They must do the pipeline's work exactly: the arbitrage maths equals the numba kernel's on
 random markets, the decoders read the real mainnet snapshots as the published layouts say,
@@ -31,13 +31,13 @@ from hypothesis import strategies as st
 from numba import njit
 
 from conftest import FIXTURES, REPO, Procs, finish, wait_until
+from phantom_bench.e2e import pycommon as pc
 from phantom_pipeline.binaries import executable
 from phantom_pipeline.constants import (
     MARKET_POOL_UPDATE,
     POOL_ORCA_WHIRLPOOL,
     POOL_RAYDIUM_CPMM,
 )
-from phantom_bench.e2e import pycommon as pc
 from phantom_pipeline.schema import MARKET_UPDATE, ORDER_INTENT, POOL_STATE
 from phantom_pipeline.strategies.arb import ArbParams, TwoPoolArb
 

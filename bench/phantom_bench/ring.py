@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from phantom_pipeline import _native
 from phantom_bench import tool
+from phantom_pipeline import _native
 from phantom_pipeline.segments import create_ring
 
 Progress = Callable[[str], None]

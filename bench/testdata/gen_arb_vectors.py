@@ -2,12 +2,12 @@
 
 Run from the repository root (needs numba and the built extension):
 
-    python allrust/testdata/gen_arb_vectors.py > allrust/testdata/arb_vectors.json
+    python bench/testdata/gen_arb_vectors.py > bench/testdata/arb_vectors.json
 
 Every value comes from the numba functions themselves (``amm.cp_out``,
 ``amm.whirlpool_out``, ``amm.apply_slippage``, ``routes.route_optimal_in`` and the
 ``TwoPoolArb`` / ``TriangularArb`` kernels), on random but seeded pool states, so the Rust
-port (``allrust/src/amm.rs``, ``allrust/src/arb.rs``) is checked against the kernel that
+port (``bench/src/allrust/amm.rs``, ``bench/src/allrust/arb.rs``) is checked against the kernel that
 runs in the hybrid pipeline, not against a re-derivation of its formulas.
 """
 
@@ -222,7 +222,7 @@ def kernel_cases() -> list[dict[str, Any]]:
 
 def main() -> None:
     doc = {
-        "generator": "allrust/testdata/gen_arb_vectors.py",
+        "generator": "bench/testdata/gen_arb_vectors.py",
         "amm": amm_cases(),
         "kernel": kernel_cases(),
     }

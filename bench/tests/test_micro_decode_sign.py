@@ -1,7 +1,8 @@
 """pytest-benchmark micro-benchmarks of the Rust hot paths, run in Rust through the
-extension's micro-benchmark bindings (``ringbuf/pyext/src/micro.rs``): each account decoder
-over a real mainnet snapshot (``tests/fixtures``), the PubSub ``accountNotification`` path
-(frame parse + base64 decode), and route-template patch + sign with each signer.
+micro-benchmark bindings (``bench/micro/src/lib.rs``, the module ``phantom_bench._micro``):
+each account decoder over a real mainnet snapshot (``tests/fixtures``), the PubSub
+``accountNotification`` path (frame parse + base64 decode), and route-template patch + sign
+with each signer.
 
 Each round is one call doing ``ITERATIONS`` operations inside Rust with the GIL released;
 ``extra_info["ns_per_op"]`` is the mean per operation. Run with ``make bench`` (``pytest bench
@@ -48,7 +49,7 @@ def _data(name: str) -> bytes:
 
 
 def account_notification(snap: dict[str, Any], subscription: int = 7001) -> bytes:
-    """The frame a node sends for ``snap``, as ``sim/src/pubsub.rs::account_notification``
+    """The frame a node sends for ``snap``, as ``feeder/sim/src/pubsub.rs::account_notification``
     writes it."""
     return (
         '{"jsonrpc":"2.0","method":"accountNotification","params":{"result":{"context":'

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +165,7 @@ def clean(instance: str | None, stale_after_ms: int, as_json: bool) -> None:
     for n, why in kept:
         console.print(f"kept {n}: {why}")
     if not removed and not kept:
-        console.print(f"no segments matching {prefix}*")
+        console.print(f"no segments of {f'instance {instance!r}' if instance else 'any instance'}")
 
 
 @main.command()

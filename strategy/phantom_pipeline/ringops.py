@@ -189,6 +189,18 @@ def prepare_sleep(st: Any) -> bool:
 
 
 @njit(cache=True)
+def adaptive_step(i: int, spin_iters: int, yield_iters: int) -> int:
+    """The wait step after the ``i``-th empty check: the numba twin of Rust's
+    ``ring::adaptive_step`` (the tests compare the two), so both wait loops take the same
+    steps from one table."""
+    if i < spin_iters:
+        return _STEP_PAUSE
+    if i < spin_iters + yield_iters:
+        return _STEP_YIELD
+    return _STEP_SLEEP
+
+
+@njit(cache=True)
 def wait_available(
     st: Any,
     strategy: int,

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from phantom_pipeline.constants import GROUPS
 from phantom_pipeline.strategy import Strategy, StrategyError
 
 # Indices of the process-local counters array shared by run_batch and the runtime.
@@ -44,7 +45,7 @@ from numba import njit
 
 from phantom_pipeline import ringops
 from phantom_pipeline.atomics import cpu_pause, monotonic_ns
-from phantom_pipeline.constants import GROUPS, MARKET_POOL_UPDATE, MARKET_RESYNC
+from phantom_pipeline.constants import MARKET_POOL_UPDATE, MARKET_RESYNC
 from {module} import {cls} as _Strategy
 
 _kernel = _Strategy.kernel

@@ -194,8 +194,12 @@ class RingEnd:
         self._require("consumer")
         return int(
             ringops.wait_available(
-                self.state, strategy, ringops.ADAPTIVE_SPIN_ITERS, ringops.ADAPTIVE_YIELD_ITERS,
-                ringops.ADAPTIVE_SLEEP_NS, int(timeout_s * 1e9)
+                self.state,
+                strategy,
+                ringops.ADAPTIVE_SPIN_ITERS,
+                ringops.ADAPTIVE_YIELD_ITERS,
+                ringops.ADAPTIVE_SLEEP_NS,
+                int(timeout_s * 1e9),
             )
         )
 

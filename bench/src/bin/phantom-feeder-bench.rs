@@ -2,7 +2,7 @@
 //! ingest path on one core, printed as one JSON object.
 //!
 //! A stream of `accountNotification` text frames for the SPL token vaults of the configured
-//! pools, byte for byte as a node (and `sim/src/pubsub.rs::account_notification`) writes
+//! pools, byte for byte as a node (and `feeder/sim/src/pubsub.rs::account_notification`) writes
 //! them, the amount changing on every frame (so dedupe keeps them all) and the slot
 //! advancing every `--slot-every` frames (with a `slotNotification`, as the feeder
 //! subscribes to slots), goes through the real [`Engine`] (`on_frame`: parse, dedupe, base64,
@@ -21,7 +21,7 @@
 //!
 //! Frames are generated in chunks outside the timed region. `--dump-frames FILE` writes the
 //! first `--dump-count` account notification frames of the stream, one per line, for the
-//! Python baseline (`phantom_pipeline.benchfeeder`).
+//! Python baseline (`phantom_bench.feeder`).
 
 use clap::Parser;
 use hdrhistogram::Histogram;
@@ -200,7 +200,7 @@ impl Stream {
     }
 }
 
-/// As `sim/src/pubsub.rs::account_notification` writes it (and a node does).
+/// As `feeder/sim/src/pubsub.rs::account_notification` writes it (and a node does).
 fn account_notification(
     sub: u64,
     slot: u64,
@@ -218,7 +218,7 @@ fn account_notification(
     )
 }
 
-/// As `sim/src/pubsub.rs::slot_notification`.
+/// As `feeder/sim/src/pubsub.rs::slot_notification`.
 fn slot_notification(sub: u64, slot: u64) -> String {
     format!(
         r#"{{"jsonrpc":"2.0","method":"slotNotification","params":{{"result":{{"parent":{},"root":{},"slot":{}}},"subscription":{}}}}}"#,

@@ -1,6 +1,6 @@
 //! Account bytes in the programs' real layouts.
 //!
-//! The simulator's pools start from real mainnet snapshots (`sim/data/`, the project's
+//! The simulator's pools start from real mainnet snapshots (`feeder/sim/data/`, the project's
 //! copies of `../shared/fixtures`), so every byte the feeder decodes is laid out exactly as on
 //! chain; only the fields that move a price are rewritten: the `amount` of SPL Token vaults
 //! (offset 64 of the 165-byte account; Token-2022 accounts share that base layout) and a
