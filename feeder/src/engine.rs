@@ -16,8 +16,8 @@ use crate::publisher::Publisher;
 use crate::pubsub::{self, Frame};
 use crate::recording::FrameLog;
 use crate::source::FeedEvent;
-use std::collections::HashMap;
 use phantom_ringbuf::control::FeederCounter;
+use std::collections::HashMap;
 
 /// Largest account the feeder decodes (bytes).
 pub const MAX_ACCOUNT_BYTES: usize = 16 * 1024;
@@ -174,7 +174,10 @@ impl Engine {
 
     /// Count one piece of bad input in the control block and log it, rate-limited.
     fn bad_input(&mut self, msg: std::fmt::Arguments<'_>) {
-        self.publisher.control().feeder().add(FeederCounter::DecodeErrors, 1);
+        self.publisher
+            .control()
+            .feeder()
+            .add(FeederCounter::DecodeErrors, 1);
         self.log_limited(msg);
     }
 
@@ -270,7 +273,10 @@ impl Engine {
             }
             Frame::Account(n) => {
                 self.count_notification(endpoint, t_recv_ns, false);
-                self.publisher.control().feeder().add(FeederCounter::Notifications, 1);
+                self.publisher
+                    .control()
+                    .feeder()
+                    .add(FeederCounter::Notifications, 1);
                 let Some(&account) = self
                     .subs
                     .get(endpoint as usize)
@@ -350,7 +356,10 @@ impl Engine {
             });
         if res.is_err() {
             self.stats.refused += 1;
-            self.publisher.control().feeder().add(FeederCounter::StaleSlot, 1);
+            self.publisher
+                .control()
+                .feeder()
+                .add(FeederCounter::StaleSlot, 1);
         }
     }
 

@@ -7,8 +7,8 @@
 //! as room returns, telling the strategy to re-read the whole table.
 
 use phantom_ringbuf::clock::monotonic_ns;
-use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::control::{Control, FeederCounter};
+use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::records::{market_kind, MarketUpdate, PoolState};
 use phantom_ringbuf::ring::Producer;
 use phantom_ringbuf::segment::SegmentError;
@@ -249,7 +249,13 @@ mod tests {
         assert!(!p.publish_pool(0, &pool(9, 999), 0, 2));
         assert!(p.publish_pool(0, &pool(10, 101), 0, 3)); // same slot: a real later change
         assert_eq!(p.pool(0).unwrap().reserve_a, 101);
-        assert_eq!(p.control().block().feeder_stale_slot.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            p.control()
+                .block()
+                .feeder_stale_slot
+                .load(Ordering::Relaxed),
+            1
+        );
     }
 
     #[test]
@@ -264,7 +270,10 @@ mod tests {
             let last = (0..10).filter(|i| i % 4 == id).max().unwrap();
             assert_eq!(p.pool(id as usize).unwrap().reserve_a, 1000 + last);
         }
-        assert_eq!(p.control().block().feeder_overflows.load(Ordering::Relaxed), 6);
+        assert_eq!(
+            p.control().block().feeder_overflows.load(Ordering::Relaxed),
+            6
+        );
         let mut rx =
             Consumer::<MarketUpdate>::attach(&segment_name(&inst.0, "market"), None).unwrap();
         let mut kinds = Vec::new();
@@ -280,6 +289,9 @@ mod tests {
             got,
             vec![market_kind::RESYNC, market_kind::SLOT, market_kind::SLOT]
         );
-        assert_eq!(p.control().block().feeder_resyncs.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            p.control().block().feeder_resyncs.load(Ordering::Relaxed),
+            1
+        );
     }
 }

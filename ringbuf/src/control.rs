@@ -14,9 +14,9 @@
 //! `signer_mode` with Acquire before the path.
 
 use crate::names::segment_name;
-use crate::records::ControlBlock;
 #[cfg(doc)]
 use crate::records::reject_reason;
+use crate::records::ControlBlock;
 use crate::segment::{CreateOptions, Result};
 use crate::table::Table;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};

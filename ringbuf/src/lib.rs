@@ -6,7 +6,7 @@
 //! * [`segment`]: named segments with the DESIGN §3.1 header, attach validation and stale
 //!   detection.
 //! * [`protocol`] and [`ring`]: the lock-free SPSC ring (DESIGN §3.2).
-//! * [`table`]: per-entry seqlock tables (the `pools` table, the control block).
+//! * [`seqlock`] and [`table`]: per-entry seqlock tables (the `pools` table, the control block).
 //! * [`control`]: the control block and each writer's view of it.
 //! * [`programs`]: the Solana program ids the engine knows, defined once.
 //!
@@ -26,6 +26,7 @@
 pub mod programs;
 pub mod protocol;
 pub mod schema;
+pub mod seqlock;
 pub mod sync;
 
 #[cfg(not(loom))]

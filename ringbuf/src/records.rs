@@ -5,8 +5,8 @@
 //! sqrt price and liquidity) are `_lo`/`_hi` u64 pairs: numpy and numba have no u128.
 //! Fields whose name starts with `_` are padding or reserved bytes.
 
-use crate::{named_consts, record};
 use crate::schema::RecordId;
+use crate::{named_consts, record};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 
 /// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.

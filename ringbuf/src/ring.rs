@@ -5,11 +5,11 @@
 //! adds the slots, the types and the waiting.
 
 use crate::clock::monotonic_ns;
-use crate::sync::{spin_hint, yield_now};
 use crate::protocol::{ConsumerCore, ProducerCore, RingWords};
 use crate::records::HEADER_SIZE;
 use crate::schema::{Container, Record};
 use crate::segment::{CreateOptions, Layout, Result, Segment};
+use crate::sync::{spin_hint, yield_now};
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

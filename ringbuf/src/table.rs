@@ -2,21 +2,14 @@
 //! u64 of the entry). One writer per table (the feeder for `pools`); any number of readers,
 //! who never block the writer.
 //!
-//! Seqlock orderings (Boehm, "Can seqlocks get along with programming language memory
-//! models?"), with every data word copied by a relaxed atomic access so no access races:
-//! * writer: `seq = s+1` (Relaxed), `fence(Release)`, data stores (Relaxed),
-//!   `seq = s+2` (Release). The fence keeps the data stores after the odd mark; the final
-//!   Release keeps them before the even mark.
-//! * reader: `s1 = seq` (Acquire), data loads (Relaxed), `fence(Acquire)`, `s2 = seq`
-//!   (Relaxed); the copy is good iff `s1 == s2` and even. The Acquire load pairs with the
-//!   writer's final Release store; the Acquire fence keeps the data loads before the `s2`
-//!   load, pairing with the writer's Release fence.
+//! The seqlock protocol and its orderings are in [`crate::seqlock`] (model-checked with loom).
 
 use crate::records::HEADER_SIZE;
 use crate::schema::{AtomicRecord, Container, Record};
 use crate::segment::{CreateOptions, Layout, Result, Segment};
+use crate::seqlock;
 use std::marker::PhantomData;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 /// Retries before [`Table::read`] concludes the writer died mid-write.
 pub const READ_RETRIES: u32 = 1 << 20;
@@ -74,67 +67,42 @@ impl<T: Record> Table<T> {
         self.capacity
     }
 
-    fn word(&self, entry: usize, w: usize) -> &AtomicU64 {
+    /// The words of entry `entry` (word 0 is its seqlock word).
+    fn words(&self, entry: usize) -> &[AtomicU64] {
         assert!(entry < self.capacity, "table entry {entry} out of range");
-        // SAFETY: entry < capacity and w < WORDS, so the address is inside the validated
-        // mapping; entries are 64-byte aligned; every access to table words is atomic.
+        // SAFETY: entry < capacity, so the entry's WORDS u64s lie inside the validated
+        // mapping; entries are 64-byte aligned; every access to table words is atomic (through
+        // this slice), so sharing them with other processes is sound.
         unsafe {
-            AtomicU64::from_ptr(
+            std::slice::from_raw_parts(
                 self.seg
                     .as_ptr()
-                    .add(HEADER_SIZE + entry * T::SIZE + w * 8)
-                    .cast::<u64>(),
+                    .add(HEADER_SIZE + entry * T::SIZE)
+                    .cast::<AtomicU64>(),
+                Self::WORDS,
             )
         }
     }
 
     /// Replace entry `i` with `value` (its seqlock word is ignored). Single writer only.
     pub fn write(&self, i: usize, value: &T) {
-        let seq = self.word(i, 0);
-        let s = seq.load(Ordering::Relaxed);
-        // A writer that died mid-write left an odd word: carry on from it.
-        let odd = s | 1;
-        seq.store(odd, Ordering::Relaxed);
-        // Release fence: the data stores below stay after the odd mark (pairs with the
-        // reader's Acquire fence).
-        fence(Ordering::Release);
         let src = value as *const T as *const u64;
-        for w in 1..Self::WORDS {
-            // SAFETY: w < WORDS = size_of::<T>() / 8 and T is plain data.
-            let v = unsafe { src.add(w).read() };
-            self.word(i, w).store(v, Ordering::Relaxed);
-        }
-        // Release: pairs with the reader's Acquire load of the word; publishes the data.
-        seq.store(odd + 1, Ordering::Release);
+        // SAFETY: T is plain data of WORDS u64s (size a multiple of 64, 64-aligned), valid
+        // for reads as u64s for the duration of the borrow.
+        let data = unsafe { std::slice::from_raw_parts(src.add(1), Self::WORDS - 1) };
+        seqlock::write(self.words(i), data);
     }
 
     /// A consistent copy of entry `i`, or `None` if the writer seems to have died mid-write.
     pub fn read(&self, i: usize) -> Option<T> {
         let mut out = T::zeroed();
         let dst = &mut out as *mut T as *mut u64;
-        for _ in 0..READ_RETRIES {
-            // Acquire: pairs with the writer's final Release store.
-            let s1 = self.word(i, 0).load(Ordering::Acquire);
-            if s1 & 1 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            for w in 1..Self::WORDS {
-                let v = self.word(i, w).load(Ordering::Relaxed);
-                // SAFETY: w < WORDS, inside `out`.
-                unsafe { dst.add(w).write(v) };
-            }
-            // Acquire fence: the data loads stay before the re-check (pairs with the
-            // writer's Release fence).
-            fence(Ordering::Acquire);
-            let s2 = self.word(i, 0).load(Ordering::Relaxed);
-            if s1 == s2 {
-                // SAFETY: word 0 of out is its seqlock field.
-                unsafe { dst.write(s1) };
-                return Some(out);
-            }
-        }
-        None
+        // SAFETY: as in `write`, and `out` is ours: any u64 pattern is a valid T.
+        let data = unsafe { std::slice::from_raw_parts_mut(dst.add(1), Self::WORDS - 1) };
+        let seq = seqlock::read(self.words(i), data, READ_RETRIES)?;
+        // SAFETY: word 0 of out is its seqlock field.
+        unsafe { dst.write(seq) };
+        Some(out)
     }
 
     /// Entry `i` of a table whose records are made only of atomics (the control block), for

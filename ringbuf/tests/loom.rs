@@ -5,8 +5,10 @@
 //! --release --target-dir target/loom`). The checked code is `phantom_ringbuf::protocol`,
 //! the same code the shared-memory rings run; slots are loom `UnsafeCell`s, so a slot read
 //! not ordered after its write (or a write racing a read) is reported as a data race.
-//! A lost wake-up is a deadlock in the futex model and is reported too; the last test shows
-//! the model does catch the lost wake-up when the handshake's fences are missing.
+//! A lost wake-up is a deadlock in the futex model and is reported too; a negative control
+//! shows the model does catch the lost wake-up when the handshake's fences are missing.
+//! The tables' seqlock (`phantom_ringbuf::seqlock`, the code `Table` runs) is checked too:
+//! a reader racing a writer never accepts a torn entry, with its own negative control.
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
@@ -171,5 +173,67 @@ fn without_the_fences_the_model_finds_the_lost_wakeup() {
             phantom_ringbuf::sync::futex_wait(&s.waiter, 1, 0);
         }
         prod.join().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------- the tables' seqlock
+
+/// One table entry: the sequence word and two data words, written as a pair `(v, !v)`.
+fn entry() -> Arc<Vec<AtomicU64>> {
+    Arc::new((0..3).map(|_| AtomicU64::new(0)).collect())
+}
+
+/// A reader racing two writes never returns a torn copy: every copy it accepts is one of
+/// the values written whole (or the initial one), with the even sequence word of that write.
+#[test]
+fn a_seqlock_reader_never_accepts_a_torn_entry() {
+    model(|| {
+        let words = entry();
+        let w = words.clone();
+        let writer = thread::spawn(move || {
+            for v in [1u64, 2] {
+                phantom_ringbuf::seqlock::write(&w, &[v, !v]);
+            }
+        });
+        let mut out = [0u64; 2];
+        for _ in 0..2 {
+            if let Some(seq) = phantom_ringbuf::seqlock::read(&words, &mut out, 2) {
+                assert_eq!(seq & 1, 0, "an accepted copy has an even sequence word");
+                let expected = match seq {
+                    0 => [0, 0],
+                    2 => [1, !1],
+                    4 => [2, !2],
+                    _ => panic!("unexpected sequence word {seq}"),
+                };
+                assert_eq!(out, expected, "torn copy at sequence {seq}");
+            }
+        }
+        writer.join().unwrap();
+        // Once the writer is done a read succeeds and sees the last write.
+        assert_eq!(phantom_ringbuf::seqlock::read(&words, &mut out, 1), Some(4));
+        assert_eq!(out, [2, !2]);
+    });
+}
+
+/// Negative control: a writer that publishes its data before marking the entry odd (no odd
+/// mark, Relaxed stores) lets a reader accept a torn copy, and the model finds it.
+#[test]
+#[should_panic(expected = "torn")]
+fn without_the_odd_mark_the_model_finds_a_torn_read() {
+    model(|| {
+        let words = entry();
+        let w = words.clone();
+        let writer = thread::spawn(move || {
+            // Broken writer: data first, then the sequence word, all Relaxed.
+            w[1].store(1, Ordering::Relaxed);
+            w[2].store(!1, Ordering::Relaxed);
+            w[0].store(2, Ordering::Relaxed);
+        });
+        let mut out = [0u64; 2];
+        if let Some(seq) = phantom_ringbuf::seqlock::read(&words, &mut out, 1) {
+            let ok = (seq == 0 && out == [0, 0]) || (seq == 2 && out == [1, !1]);
+            assert!(ok, "torn copy {out:?} at sequence {seq}");
+        }
+        writer.join().unwrap();
     });
 }

@@ -525,10 +525,8 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
         inst.child.as_ref().expect("child").id()
     );
     assert_eq!(c.signer_mode.load(Ordering::Acquire), signer_mode::DRY_RUN);
-    assert!(
-        phantom_ringbuf::control::read_str(&c.signer_capture_path)
-            .starts_with(&capture.display().to_string())
-    );
+    assert!(phantom_ringbuf::control::read_str(&c.signer_capture_path)
+        .starts_with(&capture.display().to_string()));
     assert!(c.hb_signer_ns.load(Ordering::Acquire) > 0);
 
     assert_eq!(inst.terminate(), 0, "log:\n{}", inst.log());

@@ -29,25 +29,19 @@ pub mod ids {
     use solana_address::Address;
 
     /// Raydium liquidity pool v4 (`raydium-io/raydium-amm`).
-    pub const RAYDIUM_AMM_V4: Address =
-        Address::from_str_const(programs::RAYDIUM_AMM_V4);
+    pub const RAYDIUM_AMM_V4: Address = Address::from_str_const(programs::RAYDIUM_AMM_V4);
     /// Raydium constant-product AMM (`raydium-io/raydium-cp-swap`).
-    pub const RAYDIUM_CPMM: Address =
-        Address::from_str_const(programs::RAYDIUM_CPMM);
+    pub const RAYDIUM_CPMM: Address = Address::from_str_const(programs::RAYDIUM_CPMM);
     /// Orca Whirlpools (`orca-so/whirlpools`).
-    pub const ORCA_WHIRLPOOL: Address =
-        Address::from_str_const(programs::ORCA_WHIRLPOOL);
+    pub const ORCA_WHIRLPOOL: Address = Address::from_str_const(programs::ORCA_WHIRLPOOL);
     /// SPL Token program.
-    pub const SPL_TOKEN: Address =
-        Address::from_str_const(programs::SPL_TOKEN);
+    pub const SPL_TOKEN: Address = Address::from_str_const(programs::SPL_TOKEN);
     /// OpenBook (Serum v3 successor) DEX program, the market program of most v4 pools.
-    pub const OPENBOOK: Address =
-        Address::from_str_const(programs::OPENBOOK);
+    pub const OPENBOOK: Address = Address::from_str_const(programs::OPENBOOK);
     /// System program (lamport transfers: Jito tips).
     pub const SYSTEM: Address = Address::from_str_const(programs::SYSTEM);
     /// Compute budget program.
-    pub const COMPUTE_BUDGET: Address =
-        Address::from_str_const(programs::COMPUTE_BUDGET);
+    pub const COMPUTE_BUDGET: Address = Address::from_str_const(programs::COMPUTE_BUDGET);
 }
 
 /// Which side of the pool a leg sells.

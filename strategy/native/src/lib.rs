@@ -7,7 +7,6 @@
 //! nothing here is on a hot path.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-
 use phantom_ringbuf::clock;
 use phantom_ringbuf::names;
 use phantom_ringbuf::records::CONSTANT_GROUPS;
