@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import Procs, finish
+from phantom_pipeline import _native
 from phantom_pipeline.segments import RingEnd, create_ring
 
 
@@ -57,20 +58,27 @@ def test_clean_removes_stale_and_keeps_live(instance: str, seg_name, procs: Proc
     live = seg_name("live")
     create_ring(live, "ProbeRecord", 8)
     stale = seg_name("stale")
-    rc, _, err = finish(
-        procs.python(
-            "-c",
-            "import sys; from phantom_pipeline.segments import create_ring; "
-            "create_ring(sys.argv[1], 'ProbeRecord', 8)",
-            stale,
+    # A stale segment of instance "<instance>-b": its name starts with "phantom-<instance>-",
+    # but it is another instance's, so `clean --instance <instance>` leaves it alone.
+    neighbour = f"phantom-{instance}-b-stale"
+    for name in (stale, neighbour):
+        rc, _, err = finish(
+            procs.python(
+                "-c",
+                "import sys; from phantom_pipeline.segments import create_ring; "
+                "create_ring(sys.argv[1], 'ProbeRecord', 8)",
+                name,
+            )
         )
-    )
-    assert rc == 0, err
+        assert rc == 0, err
     r = cli("clean", "--instance", instance, "--stale-after-ms", "0", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["removed"] == [stale]
     assert [k["name"] for k in out["kept"]] == [live]
+    assert neighbour in _native.list_segments(neighbour)
+    r = cli("clean", "--instance", f"{instance}-b", "--stale-after-ms", "0", "--json")
+    assert json.loads(r.stdout)["removed"] == [neighbour]
 
 
 def test_bench_smoke_runs_the_harness_end_to_end() -> None:

@@ -167,7 +167,8 @@ def test_numba_and_rust_wait_take_the_same_steps(spin: int, yields: int) -> None
 
 def test_instance_names_match_exactly() -> None:
     assert _native.parse_segment_name("phantom-a-b-control") == ("a-b", "control")
-    assert _native.parse_segment_name("phantom-a-probe") is None
+    assert _native.parse_segment_name("phantom-a-probe") == ("a", "probe")
+    assert _native.parse_segment_name("phantom-a-") is None
     assert _native.segment_name("x", "market") == "phantom-x-market"
     with pytest.raises(ValueError, match="instance name"):
         _native.validate_instance("-bad")
