@@ -21,7 +21,7 @@ import pytest
 
 from phantom_bench import _micro
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "tests" / "fixtures"
 ITERATIONS = 1000
 MASK = (1 << 64) - 1
 FOLD = 0x0000_0100_0000_01B3  # the checksum fold of micro.rs

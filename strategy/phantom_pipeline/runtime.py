@@ -73,8 +73,9 @@ from phantom_pipeline.strategy import Strategy, StrategyError, fill_params, load
 
 log = logging.getLogger("phantom.strategy")
 
-#: How long an intent waits for room in a full intents ring before it is dropped (counted).
-INTENTS_FULL_TIMEOUT_NS = 2_000_000
+#: How long an intent waits for room in a full intents ring before it is dropped (counted),
+#: by default (``--intents-full-timeout-ms``).
+INTENTS_FULL_TIMEOUT_MS = 2
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -110,6 +111,7 @@ class Options:
     batch: int
     lease_timeout_s: float
     idle_timeout_ms: int
+    intents_full_timeout_ms: float = INTENTS_FULL_TIMEOUT_MS
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -173,7 +175,7 @@ class Kernel:
                 pools_local, self.state, self.params, self.out, self.out_bytes,
                 intents.state, intents.slots, intents.slot_bytes, epoch, opts.batch,
                 wait_kind, ringops.ADAPTIVE_SPIN_ITERS, ringops.ADAPTIVE_YIELD_ITERS,
-                50_000_000, timeout_ns, INTENTS_FULL_TIMEOUT_NS, self.counters,
+                50_000_000, timeout_ns, int(opts.intents_full_timeout_ms * 1e6), self.counters,
             )
         )  # fmt: skip
 
@@ -391,13 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=256, help="ticks per numba batch at most")
     ap.add_argument("--lease-timeout-s", type=float, default=30.0)
     ap.add_argument("--idle-timeout-ms", type=int, default=20, help="longest wait per batch")
+    ap.add_argument("--intents-full-timeout-ms", type=float, default=INTENTS_FULL_TIMEOUT_MS,
+                    help="how long an intent waits for room in a full intents ring before it "
+                    "is dropped (counted)")  # fmt: skip
     a = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s strategy[{os.getpid()}] %(levelname)s %(message)s"
     )
     opts = Options(
         a.instance, a.strategy, a.params, a.config, a.wait, a.batch, a.lease_timeout_s,
-        a.idle_timeout_ms,
+        a.idle_timeout_ms, a.intents_full_timeout_ms,
     )  # fmt: skip
     return Runtime(opts).run()
 
