@@ -22,7 +22,7 @@ from conftest import REPO, Procs, wait_until
 from phantom_pipeline.config import parse
 from phantom_pipeline.constants import LEASE_HELD
 from phantom_pipeline.instance import InstanceError, InstanceSegments
-from phantom_pipeline.supervisor import Child, Supervisor, SupervisorError
+from phantom_pipeline.supervisor import Supervisor, SupervisorError
 
 ECHO = "phantom_pipeline.strategies.echo:EchoStrategy"
 TOOLS = str(REPO / "tests" / "pipeline_tools.py")
@@ -43,7 +43,8 @@ def sup(instance: str, short_run_dir: Path) -> Iterator[Supervisor]:
     s = Supervisor(cfg, instance, None)
     s.segments = InstanceSegments.create(instance, cfg)
     s._open_control()
-    first = Child("strategy", s._strategy_argv(ECHO, None), None, s.dir / "strategy.log")
+    s.prepare_strategy()
+    first = s.strategy_child(s._strategy_argv(ECHO, None), None)
     first.spawn()
     s.children["strategy"] = first
     try:

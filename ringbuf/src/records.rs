@@ -495,6 +495,8 @@ record! {
         pub strategy_intents_dropped: AtomicU64,
         /// Strategy: params version applied.
         pub strategy_params_version: AtomicU64,
+        /// Strategy: the last params generation it refused (its log says why).
+        pub strategy_params_refused: AtomicU64,
         /// Restarts: feeder, signer, strategy (index 3 unused).
         pub restarts: [AtomicU32; 4],
         /// One of [`lease_state`].
@@ -598,7 +600,7 @@ impl ProbeRecord {
 /// Every named-constant group the Python side reads, as (group, Python prefix, constants).
 /// `phantom_pipeline.constants` defines `PREFIX_NAME` for each (e.g. `MARKET_POOL_UPDATE`),
 /// and `_native.constants()` returns them by group; nothing is listed again in Python.
-pub const CONSTANT_GROUPS: [(&str, &str, &[(&str, i64)]); 7] = [
+pub const CONSTANT_GROUPS: [crate::schema::ConstantGroup; 7] = [
     ("market_kind", "MARKET", market_kind::NAMES),
     ("pool_kind", "POOL", pool_kind::NAMES),
     ("intent_flags", "INTENT", intent_flags::NAMES),

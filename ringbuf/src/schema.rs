@@ -121,6 +121,9 @@ npy_atomic!(
     core::sync::atomic::AtomicU8 => "|u1", u8;
 );
 
+/// A named-constant group: (group name, Python-side prefix, every constant as (name, value)).
+pub type ConstantGroup = (&'static str, &'static str, &'static [(&'static str, i64)]);
+
 /// Declares a module of named integer constants and, beside them, `NAMES`: every constant as
 /// `(name, value)` in declaration order. The Python extension exports groups from `NAMES`, so
 /// a constant's name is written once, here.

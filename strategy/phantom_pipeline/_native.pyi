@@ -12,6 +12,8 @@ DEFAULT_STALE_AFTER_NS: int
 VERSION: str
 SEGMENT_PREFIX: str
 ROLES: list[str]
+LANDLOCK_MIN_ABI: int
+SANDBOX_DENIED_SYSCALLS: list[str]
 
 class SegmentError(Exception): ...
 
@@ -63,6 +65,13 @@ def constants() -> dict[str, dict[str, Any]]:
     PREFIX}}``."""
 
 def program_ids() -> dict[str, str]: ...
+def landlock_abi() -> int: ...
+def sandbox_filesystem(read: list[str], read_write: list[str]) -> int:
+    """Landlock this process (irreversible); OSError when it cannot be fully enforced."""
+
+def sandbox_syscalls() -> None:
+    """Install the seccomp filters on every thread (irreversible); OSError on failure."""
+
 def adaptive_step(i: int, spin_iters: int, yield_iters: int) -> int: ...
 def segment_name(instance: str, role: str) -> str: ...
 def validate_instance(instance: str) -> None: ...

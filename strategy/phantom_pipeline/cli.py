@@ -8,8 +8,10 @@ Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +220,9 @@ def start(
         + (f", simulator {sim_proc.pid}" if sim_proc else "")
         + f"; logs in {sup.dir}"
     )
+    if cfg.strategy.sandbox == "off":
+        err_console.print("[yellow]warning:[/yellow] the strategy runs UNSANDBOXED "
+                          '([strategy] sandbox = "off")')  # fmt: skip
     last = [0.0]
 
     def show() -> None:
@@ -345,6 +350,9 @@ def status(instance: str, as_json: bool) -> None:
 def render_status(st: dict[str, Any]) -> None:
     console.print(f"[bold]instance {st['instance']}[/bold]  strategy {st['strategy']['name']} "
                   f"(epoch {st['strategy']['epoch']})")  # fmt: skip
+    if st["strategy"]["sandbox"] == "off":
+        console.print("[yellow]warning:[/yellow] the strategy runs UNSANDBOXED "
+                      '([strategy] sandbox = "off")')  # fmt: skip
     procs = Table(title="processes")
     for col in ("process", "pid", "alive", "restarts", "heartbeat ms"):
         procs.add_column(col)
@@ -405,31 +413,51 @@ def kill_switch(state: str, instance: str) -> None:
 @click.option("--timeout-s", default=30.0, show_default=True, help="How long to wait.")
 def params(file: Path, instance: str, timeout_s: float) -> None:
     """Reload the running strategy's params from FILE (a TOML [params] table). The file is
-    checked against the strategy's Params first; the strategy applies it between batches."""
+    copied into the strategy's params directory; the strategy checks it against its Params
+    inside its sandbox and applies it between batches, or refuses it (its reason is shown)."""
     from phantom_pipeline.instance import InstanceError, InstanceSegments
-    from phantom_pipeline.runtime import load_params
-    from phantom_pipeline.strategy import StrategyError, load_strategy_class
+    from phantom_pipeline.supervisor import run_dir
 
     try:
+        data = file.read_bytes()
+        tomllib.loads(data.decode())
         seg = InstanceSegments.attach(instance)
-        c = seg.control
-        name = c.get_str("strategy_name")
-        if not name:
-            raise StrategyError(f"instance {instance!r} has no strategy holding the lease")
-        load_params(load_strategy_class(name), file)
-    except (InstanceError, SegmentError, StrategyError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        _fail(f"params file {file}: {e}")
+        return
+    except (InstanceError, SegmentError) as e:
         _fail(str(e))
         return
-    path = str(file.resolve())
-    c.set_str("params_path", path)
+    c = seg.control
+    if not c.get_str("strategy_name"):
+        _fail(f"instance {instance!r} has no strategy holding the lease")
     gen = c.load("params_generation") + 1
+    directory = run_dir(instance) / "strategy"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    dest = directory / f"params-gen{gen}-{time.time_ns()}.toml"
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    c.set_str("params_path", str(dest))
     c.store("params_generation", gen)
     deadline = time.monotonic() + timeout_s
     while c.load("strategy_params_version") < gen:
+        if c.load("strategy_params_refused") == gen:
+            lines = _log_tail(run_dir(instance) / "strategy.log")
+            why = [ln.split("refused", 1)[1].strip(" ,:") for ln in lines if "refused" in ln]
+            _fail(f"the strategy refused params generation {gen} from {file}"
+                  + (f": {why[-1]}" if why else ""))  # fmt: skip
         if time.monotonic() > deadline:
             _fail(f"the strategy did not apply params generation {gen} within {timeout_s} s")
         time.sleep(0.01)
-    console.print(f"params generation {gen} applied from {path}")
+    console.print(f"params generation {gen} applied from {file}")
+
+
+def _log_tail(path: Path, n: int = 50) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
 
 
 @main.command()

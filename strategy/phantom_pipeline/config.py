@@ -48,6 +48,10 @@ class StrategyConfig:
     params: dict[str, Any] = field(default_factory=dict)
     wait: str = "adaptive"
     batch: int = 256
+    #: "enforce": the strategy runs in the sandbox (phantom_pipeline.sandbox); "off": not.
+    sandbox: str = "enforce"
+    #: Directories strategies are imported from (relative to the config's directory).
+    import_path: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,6 +118,10 @@ _STRATEGY_CHECKS = {
     "name": lambda v: None if v.count(":") == 1 and all(v.split(":")) else "expected MODULE:CLASS",
     "wait": lambda v: None if v in ("spin", "adaptive") else 'expected "spin" or "adaptive"',
     "batch": lambda v: None if 1 <= v <= 65536 else "must be between 1 and 65536",
+    "sandbox": lambda v: None if v in ("enforce", "off") else 'expected "enforce" or "off"',
+    "import_path": lambda v: (
+        None if all(isinstance(p, str) and p for p in v) else "expected a list of directories"
+    ),
 }
 
 

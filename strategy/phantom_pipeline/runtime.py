@@ -4,15 +4,18 @@
 
 Order of events (DESIGN §5):
 
-1. import the strategy, build its runner, and warm the JIT on private segments (compile, or
-   load from numba's cache) — never on a live tick;
-2. attach the instance's segments (validated against this build);
-3. take the lease: if it is free or released, take it; if another strategy holds it, ask it
+1. attach the instance's segments (validated against this build);
+2. with ``--sandbox`` (the supervisor's default), enter the sandbox: Landlock and seccomp
+   (``phantom_pipeline.sandbox``), after checking the process is single-threaded;
+3. only then import the strategy, validate its params, build its runner, and warm the JIT on
+   process-private memory (compile, or load from numba's cache) — never on a live tick, never
+   on the live segments;
+4. take the lease: if it is free or released, take it; if another strategy holds it, ask it
    to step down (``STEP_DOWN_REQUESTED``) and wait until it has (``RELEASED``); the
    supervisor kills and reaps a holder that does not step down in time, then releases for it;
-4. with the epoch bumped, rebuild the pool view from the ``pools`` table, then consume the
+5. with the epoch bumped, rebuild the pool view from the ``pools`` table, then consume the
    market ring from the shared ``head``: exactly the next tick after the old holder's last;
-5. between batches: heartbeat, counters, params reload, stop and step-down requests. Stepping
+6. between batches: heartbeat, counters, params reload, stop and step-down requests. Stepping
    down publishes the last tick consumed and the intent seq bound, then releases the lease;
    the process writes no ring after that and exits.
 
@@ -23,7 +26,6 @@ written to any ring), 3 when the lease could not be had.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from phantom_pipeline import _native, ringops
+from phantom_pipeline import _native, ringops, sandbox
 from phantom_pipeline.constants import (
     EXEC_FAILED,
     EXEC_LANDED,
@@ -59,15 +61,15 @@ from phantom_pipeline.runner import (
     N_COUNTERS,
     build_runner,
 )
+from phantom_pipeline.sandbox import Grants, SandboxError
 from phantom_pipeline.schema import ORDER_INTENT
 from phantom_pipeline.segments import (
     HEADER_SIZE,
     RingEnd,
     SegmentView,
+    anonymous,
     attach_ring,
     attach_table,
-    create_ring,
-    create_table,
 )
 from phantom_pipeline.strategy import Strategy, StrategyError, fill_params, load_strategy_class
 
@@ -112,6 +114,7 @@ class Options:
     lease_timeout_s: float
     idle_timeout_ms: int
     intents_full_timeout_ms: float = INTENTS_FULL_TIMEOUT_MS
+    sandbox: Grants | None = None
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -180,31 +183,25 @@ class Kernel:
         )  # fmt: skip
 
     def warm(self, n_pools: int, opts: Options) -> float:
-        """Compile (or load from cache) on private segments; returns seconds taken."""
+        """Compile (or load from cache) on process-private memory laid out like the
+        segments, never on the live ones; returns seconds taken."""
         t0 = time.monotonic()
-        tag = f"phantom-warm{os.getpid()}x{int(t0 * 1e6) % 1_000_000}"
-        names = [f"{tag}-market", f"{tag}-intents", f"{tag}-reports", f"{tag}-pools"]
-        try:
-            mkt_v = create_ring(names[0], "MarketUpdate", 8)
-            int_v = create_ring(names[1], "OrderIntent", 8)
-            rep_v = create_ring(names[2], "ExecReport", 8)
-            pools_v = create_table(names[3], "PoolState", max(n_pools, 1))
-            tx = RingEnd(mkt_v, "producer")
-            tick = np.zeros(1, dtype=mkt_v.slots.dtype)
-            tick["kind"] = MARKET_HEARTBEAT
-            tx.push(tick[0])
-            mkt = RingEnd(attach_ring(names[0], "MarketUpdate"), "consumer")
-            intents = RingEnd(int_v, "producer")
-            local = np.zeros(max(n_pools, 1), dtype=pools_v.slots.dtype)
-            saved = self.counters.copy()
-            self.batch(mkt, pools_v, local, intents, 0, opts, 1_000_000)
-            self.counters[:] = saved
-            rep = RingEnd(rep_v, "consumer")
-            drain_reports(rep.state, rep.slots, self.counters.copy(), 1)
-        finally:
-            for n in names:
-                with contextlib.suppress(SegmentError):
-                    _native.remove_segment(n)
+        mkt_v = anonymous("MarketUpdate", "ring", 8)
+        int_v = anonymous("OrderIntent", "ring", 8)
+        rep_v = anonymous("ExecReport", "ring", 8)
+        pools_v = anonymous("PoolState", "table", max(n_pools, 1))
+        tx = RingEnd(mkt_v, "producer")
+        tick = np.zeros(1, dtype=mkt_v.slots.dtype)
+        tick["kind"] = MARKET_HEARTBEAT
+        tx.push(tick[0])
+        mkt = RingEnd(mkt_v, "consumer")
+        intents = RingEnd(int_v, "producer")
+        local = np.zeros(max(n_pools, 1), dtype=pools_v.slots.dtype)
+        saved = self.counters.copy()
+        self.batch(mkt, pools_v, local, intents, 0, opts, 1_000_000)
+        self.counters[:] = saved
+        rep = RingEnd(rep_v, "consumer")
+        drain_reports(rep.state, rep.slots, self.counters.copy(), 1)
         return time.monotonic() - t0
 
 
@@ -216,16 +213,23 @@ class Runtime:
         self.pid = os.getpid()
 
     def prepare(self) -> None:
-        """Everything that can fail before the lease: strategy, params, segments, JIT."""
+        """Everything that can fail before the lease, in the sandbox's order: segments, then
+        the sandbox, then the user's code (strategy, params), then the JIT."""
         o = self.opts
-        self.cls = load_strategy_class(o.strategy)
-        self.strategy = self.cls(load_params(self.cls, o.params), load_routes(o.config))
+        if o.sandbox is not None:
+            sandbox.assert_single_threaded()
         inst = o.instance
         self.control = Control.attach(segment_name(inst, "control"))
         self.pools = attach_table(segment_name(inst, "pools"), "PoolState")
         self.market_view = attach_ring(segment_name(inst, "market"), "MarketUpdate")
         self.intents_view = attach_ring(segment_name(inst, "intents"), "OrderIntent")
         self.reports_view = attach_ring(segment_name(inst, "reports"), "ExecReport")
+        routes = load_routes(o.config)
+        if o.sandbox is not None:
+            abi = sandbox.enter(o.sandbox)
+            log.info("sandboxed (Landlock ABI %d, seccomp)", abi)
+        self.cls = load_strategy_class(o.strategy)
+        self.strategy = self.cls(load_params(self.cls, o.params), routes)
         try:
             self.kernel = Kernel(self.strategy, self.pools.capacity)
             took = self.kernel.warm(self.pools.capacity, o)
@@ -296,7 +300,7 @@ class Runtime:
     def run(self) -> int:
         try:
             self.prepare()
-        except (StrategyError, SegmentError, OSError) as e:
+        except (StrategyError, SegmentError, SandboxError, OSError) as e:
             log.error("%s", e)
             return EXIT_BAD_INPUT
         try:
@@ -352,6 +356,7 @@ class Runtime:
             params = load_params(self.cls, Path(path))
         except StrategyError as e:
             log.error("params generation %d refused, keeping the current ones: %s", gen, e)
+            self.control.store("strategy_params_refused", gen)
             return
         fill_params(self.kernel.params, params)
         self.strategy.params = params
@@ -393,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=256, help="ticks per numba batch at most")
     ap.add_argument("--lease-timeout-s", type=float, default=30.0)
     ap.add_argument("--idle-timeout-ms", type=int, default=20, help="longest wait per batch")
+    ap.add_argument("--sandbox", action="store_true",
+                    help="enter the sandbox before importing the strategy (the supervisor's "
+                    "default; phantom_pipeline.sandbox)")  # fmt: skip
+    ap.add_argument("--sandbox-read", type=Path, action="append", default=[],
+                    help="with --sandbox: a path the strategy may read")  # fmt: skip
+    ap.add_argument("--sandbox-rw", type=Path, action="append", default=[],
+                    help="with --sandbox: a path the strategy may read and write")  # fmt: skip
     ap.add_argument("--intents-full-timeout-ms", type=float, default=INTENTS_FULL_TIMEOUT_MS,
                     help="how long an intent waits for room in a full intents ring before it "
                     "is dropped (counted)")  # fmt: skip
@@ -403,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(
         a.instance, a.strategy, a.params, a.config, a.wait, a.batch, a.lease_timeout_s,
         a.idle_timeout_ms, a.intents_full_timeout_ms,
+        Grants(a.sandbox_read, a.sandbox_rw) if a.sandbox else None,
     )  # fmt: skip
     return Runtime(opts).run()
 

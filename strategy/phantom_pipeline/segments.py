@@ -25,11 +25,38 @@ Container = Literal["ring", "table"]
 HEADER_SIZE: int = _native.HEADER_SIZE
 
 
+class AnonymousMemory:
+    """Process-private memory laid out like a segment (header + slots), for work that must
+    not touch shared memory: the sandboxed strategy warms its JIT on it, since it can no longer
+    create segments once sandboxed, and never warms on the live ones."""
+
+    def __init__(self, record: str, container: Container, capacity: int) -> None:
+        dt = dtype_of(record)
+        size = HEADER_SIZE + capacity * dt.itemsize
+        # 64-byte aligned, as a mapping would be (the records are align(64)).
+        self.buffer = np.zeros(size + 64, dtype=np.uint8)
+        offset = (-self.buffer.ctypes.data) % 64
+        self.raw = self.buffer[offset : offset + size]
+        header = self.raw[:HEADER_SIZE].view(HEADER_DTYPE)
+        header[0]["magic"] = _native.MAGIC
+        header[0]["abi_version"] = _native.ABI_VERSION
+        header[0]["record_kind"] = _native.record_kind(record, container)
+        header[0]["record_size"] = dt.itemsize
+        header[0]["capacity"] = capacity
+        header[0]["header_size"] = HEADER_SIZE
+        self.name = f"anonymous {container}<{record}>"
+        self.address = int(self.raw.ctypes.data)
+
+    def creator_heartbeat(self) -> None:
+        """Nothing to do: no other process watches private memory."""
+
+
 @dataclass(eq=False)
 class SegmentView:
-    """A mapped segment seen through numpy. All arrays alias the shared memory."""
+    """A mapped segment seen through numpy. All arrays alias the shared memory (or, for an
+    :class:`AnonymousMemory`, process-private memory)."""
 
-    segment: _native.Segment
+    segment: _native.Segment | AnonymousMemory
     record: str
     container: Container
     raw: np.ndarray[Any, np.dtype[np.uint8]] = field(repr=False)
@@ -38,9 +65,14 @@ class SegmentView:
     slot_bytes: np.ndarray[Any, np.dtype[np.uint8]] = field(repr=False)
 
     @classmethod
-    def wrap(cls, seg: _native.Segment, record: str, container: Container) -> SegmentView:
+    def wrap(
+        cls, seg: _native.Segment | AnonymousMemory, record: str, container: Container
+    ) -> SegmentView:
         dt = dtype_of(record)
-        raw = np.frombuffer(memoryview(seg), dtype=np.uint8)
+        if isinstance(seg, AnonymousMemory):
+            raw = seg.raw
+        else:
+            raw = np.frombuffer(memoryview(seg), dtype=np.uint8)
         header = raw[:HEADER_SIZE].view(HEADER_DTYPE)
         capacity = int(header[0]["capacity"])
         body = raw[HEADER_SIZE : HEADER_SIZE + capacity * dt.itemsize]
@@ -80,6 +112,11 @@ class SegmentView:
         if not 0 <= i < self.capacity:
             raise IndexError(f"{self.name}: entry {i} out of range 0..{self.capacity}")
         return self.address + HEADER_SIZE + i * self.record_size
+
+
+def anonymous(record: str, container: Container, capacity: int) -> SegmentView:
+    """A ring or table of ``capacity`` ``record`` slots in process-private memory."""
+    return SegmentView.wrap(AnonymousMemory(record, container, capacity), record, container)
 
 
 def create_ring(

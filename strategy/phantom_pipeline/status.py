@@ -121,6 +121,21 @@ def feeder_topology(instance: str, c: Any) -> dict[str, Any]:
     return {"endpoints": endpoints, "pools": pools}
 
 
+def _sandbox_mode(instance: str) -> str:
+    """``[strategy] sandbox`` of the running instance ("enforce" or "off"), from the config
+    copy the supervisor keeps."""
+    import tomllib
+
+    from phantom_pipeline.supervisor import run_dir
+
+    try:
+        raw = tomllib.loads((run_dir(instance) / "instance-config.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return "unknown"
+    mode = raw.get("strategy", {}).get("sandbox", "enforce")
+    return mode if isinstance(mode, str) else "unknown"
+
+
 def collect(instance: str, window: int = 65536) -> dict[str, Any]:
     """The ``status --json`` object of DESIGN §7 for a running instance."""
     seg = InstanceSegments.attach(instance)
@@ -171,6 +186,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "intents": c.load("strategy_intents"),
             "intents_dropped": c.load("strategy_intents_dropped"),
             "params_version": c.load("strategy_params_version"),
+            "sandbox": _sandbox_mode(instance),
         },
         "signer": {
             "mode": mode_names.get(c.load("signer_mode"), "unknown"),

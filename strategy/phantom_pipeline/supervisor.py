@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phantom_pipeline import _native
+import tomli_w
+
+from phantom_pipeline import _native, sandbox
 from phantom_pipeline.binaries import executable
 from phantom_pipeline.config import Config, ConfigError
 from phantom_pipeline.constants import LEASE_HELD, LEASE_RELEASED, LEASE_STEP_DOWN_REQUESTED
 from phantom_pipeline.instance import InstanceSegments
+from phantom_pipeline.runner import runner_dir
 from phantom_pipeline.runtime import force_release
 
 log = logging.getLogger("phantom.supervisor")
@@ -65,6 +68,8 @@ class Child:
     restart_at: float = 0.0
     started_at: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
+    #: The child's whole environment is ``env`` (the sandboxed strategy), not ours plus it.
+    scrub_env: bool = False
 
     def spawn(self) -> None:
         cpu = self.cpu
@@ -81,7 +86,7 @@ class Child:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 preexec_fn=pin,
-                env={**os.environ, **self.env},
+                env=dict(self.env) if self.scrub_env else {**os.environ, **self.env},
                 start_new_session=True,
             )
         finally:
@@ -135,6 +140,12 @@ class Supervisor:
         self.cpus = cpus
         self.live = live
         self.dir = run_dir(instance)
+        self.strategy_dir = self.dir / "strategy"
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        self.numba_cache = Path(
+            os.environ.get("NUMBA_CACHE_DIR") or cache / "phantom-pipeline" / "numba"
+        )
+        self.runner_dir = runner_dir()
         self.children: dict[str, Child] = {}
         self.segments: InstanceSegments | None = None
         self.sock: socket.socket | None = None
@@ -148,18 +159,86 @@ class Supervisor:
         return self.cpus[index % len(self.cpus)]
 
     def _strategy_argv(self, name: str, params: dict[str, Any] | Path | None) -> list[str]:
-        argv = [sys.executable, "-m", "phantom_pipeline.runtime", "--instance", self.instance,
-                "--strategy", name, "--wait", self.config.strategy.wait,
-                "--batch", str(self.config.strategy.batch)]  # fmt: skip
-        if self.config.path is not None:
-            argv += ["--config", str(self.config.path)]
+        """The strategy's command line: ``python -P`` (no script directory or working
+        directory on its import path), the strategy-only config, the params copied into the
+        params directory, and the sandbox's grants (DESIGN §10, ``phantom_pipeline.sandbox``)."""
+        argv = [sys.executable, "-P", "-m", "phantom_pipeline.runtime", "--instance",
+                self.instance, "--strategy", name, "--wait", self.config.strategy.wait,
+                "--batch", str(self.config.strategy.batch),
+                "--config", str(self.strategy_dir / "config.toml")]  # fmt: skip
+        stamp = time.time_ns()
         if isinstance(params, Path):
-            argv += ["--params", str(params)]
+            argv += ["--params", str(self._copy_params(params.read_bytes(), stamp))]
         elif params:
-            path = self.dir / f"params-{int(time.time() * 1e6)}.toml"
-            path.write_text(_toml_table("params", params))
-            argv += ["--params", str(path)]
+            text = _toml_table("params", params).encode()
+            argv += ["--params", str(self._copy_params(text, stamp))]
+        if self.config.strategy.sandbox == "enforce":
+            argv += ["--sandbox", *self.grants.argv()]
         return argv
+
+    def _copy_params(self, data: bytes, stamp: int) -> Path:
+        """A params file as the strategy reads it: a copy in its params directory."""
+        path = self.strategy_dir / f"params-{stamp}.toml"
+        _write_private(path, data)
+        return path
+
+    def prepare_strategy(self) -> None:
+        """The strategy's own directory (``<run_dir>/strategy/``): its config without the
+        feeder's and signer's tables (no endpoint URL, no key path), and its params files;
+        the sandbox grants it read access. Refuses a grant that holds a secret."""
+        self.numba_cache.mkdir(parents=True, exist_ok=True)
+        self.runner_dir.mkdir(parents=True, exist_ok=True)
+        self.strategy_dir.mkdir(mode=0o700, exist_ok=True)
+        raw = self.config.raw
+        only: dict[str, Any] = {k: raw[k] for k in ("strategy", "pools", "routes") if k in raw}
+        _write_private(self.strategy_dir / "config.toml", tomli_w.dumps(only).encode())
+        if self.config.strategy.sandbox != "enforce":
+            log.warning('the strategy runs UNSANDBOXED ([strategy] sandbox = "off")')
+            return
+        problem = sandbox.kernel_check()
+        if problem:
+            raise SupervisorError(
+                f"the strategy sandbox cannot run on this kernel: {problem}; upgrade the "
+                'kernel, or set [strategy] sandbox = "off" to run strategies unsandboxed'
+            )
+        forbidden = {"run directory": self.dir}
+        if self.config.path is not None:
+            forbidden["config"] = self.config.path
+        key = self.config.raw.get("signer", {}).get("keypair_path")
+        if isinstance(key, str):
+            forbidden["keypair"] = Path(key)
+        try:
+            sandbox.check_grants(self.grants, forbidden)
+        except sandbox.SandboxError as e:
+            raise SupervisorError(str(e)) from None
+
+    @property
+    def grants(self) -> sandbox.Grants:
+        return sandbox.grants(self.import_path, self.numba_cache, self.runner_dir,
+                              self.strategy_dir)  # fmt: skip
+
+    @property
+    def import_path(self) -> list[Path]:
+        """Where strategies are imported from: ``[strategy] import_path`` (relative to the
+        config's directory) and the supervisor's ``PYTHONPATH``."""
+        base = self.config.path.parent if self.config.path is not None else Path.cwd()
+        paths = [(base / p).resolve() for p in self.config.strategy.import_path]
+        extra = os.environ.get("PYTHONPATH", "")
+        paths += [Path(p).resolve() for p in extra.split(os.pathsep) if p]
+        return paths
+
+    def _strategy_env(self) -> dict[str, str]:
+        if self.config.strategy.sandbox != "enforce":
+            return {}
+        env = sandbox.environment(self.numba_cache, self.runner_dir)
+        if self.import_path:
+            env["PYTHONPATH"] = os.pathsep.join(str(p) for p in self.import_path)
+        return env
+
+    def strategy_child(self, argv: list[str], cpu: int | None) -> Child:
+        enforce = self.config.strategy.sandbox == "enforce"
+        return Child("strategy", argv, cpu, self.dir / "strategy.log", env=self._strategy_env(),
+                     scrub_env=enforce)  # fmt: skip
 
     def _specs(self) -> list[Child]:
         cfg = self.config.path
@@ -184,10 +263,9 @@ class Supervisor:
             signer.append("--live")
         strategy = self._strategy_argv(self.config.strategy.name, self.config.strategy.params)
         return [
-            Child(name, argv, self._cpu_for(i), self.dir / f"{name}.log")
-            for i, (name, argv) in enumerate(
-                (("feeder", feeder), ("signer", signer), ("strategy", strategy))
-            )
+            Child("feeder", feeder, self._cpu_for(0), self.dir / "feeder.log"),
+            Child("signer", signer, self._cpu_for(1), self.dir / "signer.log"),
+            self.strategy_child(strategy, self._cpu_for(2)),
         ]
 
     def check_rust_configs(self) -> None:
@@ -205,6 +283,7 @@ class Supervisor:
 
     def start(self) -> None:
         """Create segments and start every process. On failure nothing is left behind."""
+        self.prepare_strategy()
         specs = self._specs()
         self.check_rust_configs()
         assert self.config.path is not None
@@ -396,8 +475,7 @@ class Supervisor:
         old = self.children["strategy"]
         old_epoch = c.load("lease_epoch")
         skipped_before = c.load("strategy_ticks_skipped")
-        new = Child("strategy", self._strategy_argv(strategy, params), old.cpu,
-                    self.dir / "strategy.log")  # fmt: skip
+        new = self.strategy_child(self._strategy_argv(strategy, params), old.cpu)
         new.spawn()
         timeout = self.config.supervisor.swap_timeout_ms / 1000
         # 1. The candidate warms up (no deadline but its own exit) and asks for the lease.
@@ -508,6 +586,14 @@ def request(instance: str, req: dict[str, Any], timeout: float = 120.0) -> dict[
     if not reply.get("ok"):
         raise SupervisorError(str(reply.get("error", "request failed")))
     return reply
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` with mode 0600 (created or replaced)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

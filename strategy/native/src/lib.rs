@@ -23,6 +23,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::os::raw::{c_int, c_void};
 
+mod sandbox;
+
 create_exception!(
     _native,
     SegmentError_,
@@ -313,7 +315,7 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     use phantom_ringbuf::ring::{adaptive_default, wait_kind, wait_step};
     let out = PyDict::new(py);
     let prefixes = PyDict::new(py);
-    let wait_groups: [(&str, &str, &[(&str, i64)]); 3] = [
+    let wait_groups: [rschema::ConstantGroup; 3] = [
         ("wait_kind", "WAIT", wait_kind::NAMES),
         ("wait_step", "WAIT_STEP", wait_step::NAMES),
         ("adaptive_default", "ADAPTIVE", adaptive_default::NAMES),
@@ -350,6 +352,29 @@ fn program_ids(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pyfunction]
 fn adaptive_step(i: u64, spin_iters: u32, yield_iters: u32) -> u32 {
     phantom_ringbuf::ring::adaptive_step(i, spin_iters, yield_iters)
+}
+
+/// The Landlock ABI this kernel offers (0: none).
+#[pyfunction]
+fn landlock_abi() -> i32 {
+    sandbox::abi()
+}
+
+/// Restrict this process with Landlock: files only beneath `read` (read, execute) and
+/// `read_write`, no TCP, signals and abstract sockets only within the sandbox. Returns the
+/// kernel's ABI; `OSError` when it cannot be fully enforced. Irreversible.
+#[pyfunction]
+fn sandbox_filesystem(read: Vec<std::path::PathBuf>, read_write: Vec<std::path::PathBuf>) -> PyResult<i32> {
+    let read: Vec<&std::path::Path> = read.iter().map(|p| p.as_path()).collect();
+    let rw: Vec<&std::path::Path> = read_write.iter().map(|p| p.as_path()).collect();
+    sandbox::restrict_filesystem(&read, &rw).map_err(pyo3::exceptions::PyOSError::new_err)
+}
+
+/// Install the seccomp filters on every thread (no sockets, io_uring, ptrace,
+/// `process_vm_*`, x32/ia32 system calls). Irreversible.
+#[pyfunction]
+fn sandbox_syscalls() -> PyResult<()> {
+    sandbox::deny_syscalls().map_err(pyo3::exceptions::PyOSError::new_err)
 }
 
 /// Segment name of `role` for `instance` (`phantom-<instance>-<role>`).
@@ -463,6 +488,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema, m)?)?;
     m.add_function(wrap_pyfunction!(constants, m)?)?;
     m.add_function(wrap_pyfunction!(program_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(landlock_abi, m)?)?;
+    m.add_function(wrap_pyfunction!(sandbox_filesystem, m)?)?;
+    m.add_function(wrap_pyfunction!(sandbox_syscalls, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_step, m)?)?;
     m.add_function(wrap_pyfunction!(segment_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_instance, m)?)?;
@@ -499,6 +527,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_STALE_AFTER_NS", segment::DEFAULT_STALE_AFTER_NS)?;
     m.add("SEGMENT_PREFIX", names::PREFIX)?;
     m.add("ROLES", names::ROLES.to_vec())?;
+    m.add("LANDLOCK_MIN_ABI", sandbox::MIN_ABI)?;
+    m.add("SANDBOX_DENIED_SYSCALLS", sandbox::denied_names())?;
     m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
