@@ -22,7 +22,7 @@ from conftest import REPO, Procs, wait_until
 from phantom_pipeline.config import parse
 from phantom_pipeline.constants import LEASE_HELD
 from phantom_pipeline.instance import InstanceError, InstanceSegments
-from phantom_pipeline.supervisor import Supervisor, SupervisorError
+from phantom_pipeline.supervisor import Child, Supervisor, SupervisorError
 
 ECHO = "phantom_pipeline.strategies.echo:EchoStrategy"
 TOOLS = str(REPO / "tests" / "pipeline_tools.py")
@@ -173,3 +173,39 @@ def test_commands_on_an_unknown_instance_fail_clearly(instance: str, short_run_d
         r = _cli(*args, "--instance", instance)
         assert r.returncode == 1, args
         assert instance in r.stderr, (args, r.stderr)
+
+
+def test_too_many_restarts_halt_the_instance_with_the_kill_switch_on(
+    instance: str, short_run_dir: Path
+) -> None:
+    """A process that keeps dying is restarted at most ``max_restarts`` times within the
+    window; then the instance halts: kill switch on, no more restarts, status says why."""
+    from phantom_pipeline.status import collect
+    from phantom_pipeline.supervisor import HALTED_FILE
+
+    cfg = parse(
+        "[supervisor]\nmax_restarts = 2\nrestart_window_s = 600\nrestart_backoff_min_ms = 1\n"
+        f'restart_backoff_max_ms = 2\n[strategy]\nname = "{ECHO}"\n'
+    )
+    s = Supervisor(cfg, instance, None)
+    s.segments = InstanceSegments.create(instance, cfg)
+    s._open_control()
+    crasher = Child("strategy", [sys.executable, "-c", "raise SystemExit(3)"], None,
+                    s.dir / "strategy.log")  # fmt: skip
+    crasher.spawn()
+    s.children["strategy"] = crasher
+    try:
+        wait_until(lambda: (s.poll(), s.halted)[1] is not None, timeout=120,
+                   what="the instance to halt")  # fmt: skip
+        assert s.segments.control.load("kill_switch") == 1
+        assert crasher.restarts == 2 and crasher.proc is None
+        spawned = crasher.restarts
+        for _ in range(50):
+            s.poll()
+        assert crasher.proc is None and crasher.restarts == spawned, "no restart after a halt"
+        assert s.halted is not None and "died 3 times" in s.halted["reason"]
+        st = collect(instance)
+        assert st["halted"]["reason"] == s.halted["reason"]
+        assert (s.dir / HALTED_FILE).stat().st_mode & 0o777 == 0o600
+    finally:
+        s.shutdown()

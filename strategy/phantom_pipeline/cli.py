@@ -350,6 +350,9 @@ def status(instance: str, as_json: bool) -> None:
 def render_status(st: dict[str, Any]) -> None:
     console.print(f"[bold]instance {st['instance']}[/bold]  strategy {st['strategy']['name']} "
                   f"(epoch {st['strategy']['epoch']})")  # fmt: skip
+    if st["halted"]:
+        console.print(f"[red]HALTED[/red] since {time.ctime(st['halted']['since'])}: "
+                      f"{st['halted']['reason']} (kill switch on)")  # fmt: skip
     if st["strategy"]["sandbox"] == "off":
         console.print("[yellow]warning:[/yellow] the strategy runs UNSANDBOXED "
                       '([strategy] sandbox = "off")')  # fmt: skip

@@ -38,6 +38,10 @@ class SupervisorConfig:
     heartbeat_timeout_ms: int = 5_000
     swap_timeout_ms: int = 5_000
     stale_after_ms: int = 5_000
+    #: More restarts of one process than this within ``restart_window_s`` halts the
+    #: instance: the kill switch goes on and nothing is restarted any more.
+    max_restarts: int = 5
+    restart_window_s: int = 60
 
 
 @dataclass
@@ -112,6 +116,8 @@ _SUPERVISOR_CHECKS = {
     "heartbeat_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "swap_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "stale_after_ms": lambda v: None if v > 0 else "must be positive",
+    "max_restarts": lambda v: None if v >= 0 else "must not be negative",
+    "restart_window_s": lambda v: None if v > 0 else "must be positive",
 }
 
 _STRATEGY_CHECKS = {

@@ -121,6 +121,19 @@ def feeder_topology(instance: str, c: Any) -> dict[str, Any]:
     return {"endpoints": endpoints, "pools": pools}
 
 
+def _halted(instance: str) -> dict[str, Any] | None:
+    """``{"reason", "since"}`` when the supervisor halted the instance (too many restarts)."""
+    import json
+
+    from phantom_pipeline.supervisor import HALTED_FILE, run_dir
+
+    try:
+        data = json.loads((run_dir(instance) / HALTED_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _sandbox_mode(instance: str) -> str:
     """``[strategy] sandbox`` of the running instance ("enforce" or "off"), from the config
     copy the supervisor keeps."""
@@ -176,6 +189,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
     rejected = {reason_names.get(i, f"code_{i}"): int(n) for i, n in enumerate(reasons) if n}
     return {
         "instance": instance,
+        "halted": _halted(instance),
         "processes": processes,
         "rings": rings,
         "strategy": {

@@ -36,6 +36,9 @@ log = logging.getLogger("phantom.supervisor")
 
 PROCESSES = ("feeder", "signer", "strategy")
 
+#: In the run directory while the instance is halted: ``{"reason", "since"}``.
+HALTED_FILE = "halted.json"
+
 
 def run_dir(instance: str) -> Path:
     """Private (0700) directory of an instance: socket, logs, params files, dry-run key."""
@@ -70,6 +73,8 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
     #: The child's whole environment is ``env`` (the sandboxed strategy), not ours plus it.
     scrub_env: bool = False
+    #: When (monotonic s) it was scheduled for a restart, within the restart window.
+    restart_times: list[float] = field(default_factory=list)
 
     def spawn(self) -> None:
         cpu = self.cpu
@@ -150,6 +155,8 @@ class Supervisor:
         self.segments: InstanceSegments | None = None
         self.sock: socket.socket | None = None
         self.stopping = False
+        #: Why and since when (Unix s) the instance is halted: too many restarts.
+        self.halted: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -283,6 +290,7 @@ class Supervisor:
 
     def start(self) -> None:
         """Create segments and start every process. On failure nothing is left behind."""
+        (self.dir / HALTED_FILE).unlink(missing_ok=True)
         self.prepare_strategy()
         specs = self._specs()
         self.check_rust_configs()
@@ -397,6 +405,17 @@ class Supervisor:
         if child.name == "strategy":
             self._release_for_dead_strategy()
         s = self.config.supervisor
+        now = time.monotonic()
+        child.restart_times = [t for t in child.restart_times if now - t < s.restart_window_s]
+        child.restart_times.append(now)
+        if len(child.restart_times) > s.max_restarts:
+            self._halt(
+                f"{child.name} died {len(child.restart_times)} times within "
+                f"{s.restart_window_s} s (max_restarts = {s.max_restarts}): {why}"
+            )
+            child.proc = None
+            child.restart_at = float("inf")
+            return
         child.backoff_ms = min(
             s.restart_backoff_max_ms, max(s.restart_backoff_min_ms, child.backoff_ms * 2)
         )
@@ -404,6 +423,17 @@ class Supervisor:
         child.restart_at = time.monotonic() + child.backoff_ms * jitter / 1000
         child.restarts += 1
         child.proc = None
+
+    def _halt(self, reason: str) -> None:
+        """Stop trading for good: the kill switch goes on, nothing is restarted, and
+        ``status`` shows why (``halted.json`` in the run directory)."""
+        if self.halted is not None:
+            return
+        assert self.segments is not None
+        self.segments.control.store("kill_switch", 1)
+        self.halted = {"reason": reason, "since": time.time()}
+        _write_private(self.dir / HALTED_FILE, json.dumps(self.halted).encode())
+        log.critical("instance halted, kill switch on: %s", reason)
 
     def run(
         self, duration_s: float | None = None, on_tick: Callable[[], None] | None = None
