@@ -190,6 +190,21 @@ class Hostile(TwoPoolArb):
 """
 
 
+CORRUPTER = """
+import gc
+from phantom_pipeline.segments import SegmentView
+from phantom_pipeline.strategies.arb import TwoPoolArb
+
+
+class Corrupter(TwoPoolArb):
+    def __init__(self, params, routes):
+        for o in gc.get_objects():
+            if isinstance(o, SegmentView) and o.name.endswith("-intents"):
+                o.header[0]["tail"] = int(o.header[0]["tail"]) + 10**6
+        super().__init__(params, routes)
+"""
+
+
 def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
     instance: str, run_base: Path, tmp_path: Path
 ) -> None:
@@ -250,6 +265,19 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
         assert before["strategy"]["name"] == "hostile_strategy:Hostile"
         wait_until(lambda: status()["signer"]["signed"] > before["signer"]["signed"],
                    timeout=240, what="trading after the swap")  # fmt: skip
+
+        # The index corrupter moves the intents ring's tail far past what it published: the
+        # signer refuses the index (reads nothing from it) and the instance halts, kill switch
+        # on, with the reason in status.
+        (strategies / "corrupter_strategy.py").write_text(textwrap.dedent(CORRUPTER))
+        r = cli("swap", "corrupter_strategy:Corrupter", "--instance", instance)
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: status()["halted"] is not None, timeout=240, what="the halt")
+        st = status()
+        assert "intents ring's indices broke" in st["halted"]["reason"]
+        assert st["rings"]["intents"]["index_errors"] > 0
+        assert st["signer"]["kill_switch"] and st["processes"]["signer"]["pid"] == signer_pid
+        assert st["processes"]["signer"]["alive"]
     finally:
         stop = cli("stop", "--instance", instance)
         assert stop.returncode == 0, stop.stderr

@@ -18,6 +18,13 @@
 //!
 //! Indices are u64 that never wrap (2^64 records at 1 G/s is 584 years); the slot of index
 //! `i` is `i & (capacity - 1)`.
+//!
+//! The other side's index is untrusted: the strategy, whose code is untrusted, owns the heads
+//! of `market` and `reports` and the tail of `intents`. An index that breaks the ring's
+//! invariant (`head <= tail <= head + capacity`) is refused: the producer treats the ring as
+//! full, the consumer as empty, each keeps its last good copy, and counts the refusal
+//! ([`ProducerCore::index_errors`], [`ConsumerCore::index_errors`]). Neither ever reads or
+//! writes outside the slots that the last good indices allow.
 
 use crate::sync::{fence, futex_wait, futex_wake, AtomicU32, AtomicU64, Ordering};
 
@@ -41,6 +48,8 @@ pub struct ProducerCore {
     /// space computed from it is never larger than the real one.
     cached_head: u64,
     capacity: u64,
+    /// Loads of `head` refused because they broke the ring's invariant.
+    index_errors: u64,
 }
 
 impl ProducerCore {
@@ -50,12 +59,25 @@ impl ProducerCore {
         // Relaxed: only this process writes tail; Acquire on head pairs with the consumer's
         // Release store of head (slots before it have been read).
         let tail = words.tail.load(Ordering::Relaxed);
-        let cached_head = words.head.load(Ordering::Acquire);
+        let head = words.head.load(Ordering::Acquire);
+        let valid = head <= tail && tail - head <= capacity;
         ProducerCore {
             tail,
-            cached_head,
+            // A broken head at start: assume the ring is full until a good one is seen.
+            cached_head: if valid {
+                head
+            } else {
+                tail.saturating_sub(capacity)
+            },
             capacity,
+            index_errors: u64::from(!valid),
         }
+    }
+
+    /// Loads of `head` refused so far because they broke the ring's invariant.
+    #[inline]
+    pub fn index_errors(&self) -> u64 {
+        self.index_errors
     }
 
     /// Next index this producer will write.
@@ -74,8 +96,14 @@ impl ProducerCore {
         }
         // Acquire: pairs with the consumer's Release store of head in `ConsumerCore::release`;
         // the slots below head have been read and may be overwritten.
-        self.cached_head = words.head.load(Ordering::Acquire);
-        debug_assert!(self.tail - self.cached_head <= self.capacity);
+        let head = words.head.load(Ordering::Acquire);
+        if head < self.cached_head || head > self.tail {
+            // The consumer's index went backwards or past what was published: refused. The
+            // ring counts as full (the producer never overwrites a slot it cannot prove read).
+            self.index_errors += 1;
+            return 0;
+        }
+        self.cached_head = head;
         (self.capacity - (self.tail - self.cached_head)).min(want)
     }
 
@@ -104,15 +132,31 @@ pub struct ConsumerCore {
     head: u64,
     /// Last `tail` seen. Invariant: `head <= cached_tail <= tail`.
     cached_tail: u64,
+    capacity: u64,
+    /// Loads of `tail` refused because they broke the ring's invariant.
+    index_errors: u64,
 }
 
 impl ConsumerCore {
     /// Start consuming where the shared `head` says (it survives consumer restarts and swaps).
-    pub fn new(words: RingWords<'_>) -> Self {
+    pub fn new(words: RingWords<'_>, capacity: u64) -> Self {
         let head = words.head.load(Ordering::Relaxed);
         // Acquire: pairs with the producer's Release store of tail.
-        let cached_tail = words.tail.load(Ordering::Acquire);
-        ConsumerCore { head, cached_tail }
+        let tail = words.tail.load(Ordering::Acquire);
+        let valid = tail >= head && tail - head <= capacity;
+        ConsumerCore {
+            head,
+            // A broken tail at start: nothing is readable until a good one is seen.
+            cached_tail: if valid { tail } else { head },
+            capacity,
+            index_errors: u64::from(!valid),
+        }
+    }
+
+    /// Loads of `tail` refused so far because they broke the ring's invariant.
+    #[inline]
+    pub fn index_errors(&self) -> u64 {
+        self.index_errors
     }
 
     /// Next index this consumer will read.
@@ -128,7 +172,14 @@ impl ConsumerCore {
             return self.cached_tail - self.head;
         }
         // Acquire: pairs with the producer's Release store of tail in `publish`.
-        self.cached_tail = words.tail.load(Ordering::Acquire);
+        let tail = words.tail.load(Ordering::Acquire);
+        if tail < self.cached_tail || tail - self.head > self.capacity {
+            // The producer's index went backwards or claims more than the ring holds: refused.
+            // Nothing is readable (no slot is read that was not proven written).
+            self.index_errors += 1;
+            return 0;
+        }
+        self.cached_tail = tail;
         self.cached_tail - self.head
     }
 

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 /// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PHNTMRB1");
 /// Bumped on any change of the header or of the ring/table protocol.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// Bytes before the first slot.
 pub const HEADER_SIZE: usize = 4096;
 
@@ -62,8 +62,11 @@ record! {
         pub instance: [u8; 48],
         /// Segment role within the instance (`market`, `pools`, ...), NUL-padded.
         pub role: [u8; 16],
+        /// Rings: loads of the other end's index refused because they broke the ring's
+        /// invariant (`head <= tail <= head + capacity`), counted by the end that refused.
+        pub index_errors: AtomicU64,
         /// Reserved, zero.
-        pub _reserved0: [u8; 80],
+        pub _reserved0: [u8; 72],
         /// Rings: next index the producer writes. Own 128-byte line.
         pub tail: AtomicU64,
         /// Padding to the end of the tail line.

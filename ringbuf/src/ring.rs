@@ -154,6 +154,8 @@ pub fn attach<T: Record>(name: &str, capacity: Option<u32>) -> Result<Segment> {
 pub struct Producer<T: Record> {
     map: RingMap<T>,
     core: ProducerCore,
+    /// Index errors already added to the header's `index_errors`.
+    reported_errors: u64,
 }
 
 impl<T: Record> Producer<T> {
@@ -164,9 +166,36 @@ impl<T: Record> Producer<T> {
             .store(std::process::id(), Ordering::Relaxed);
         let map = RingMap::new(seg);
         let core = ProducerCore::new(map.words(), map.capacity);
-        let p = Producer { map, core };
+        let mut p = Producer {
+            map,
+            core,
+            reported_errors: 0,
+        };
+        p.report_index_errors();
         p.heartbeat();
         p
+    }
+
+    /// Slots writable now, up to `want`; a refused (broken) head is counted in the header.
+    #[inline]
+    fn writable(&mut self, want: u64) -> u64 {
+        let k = self.core.writable(self.map.words(), want);
+        if k == 0 {
+            self.report_index_errors();
+        }
+        k
+    }
+
+    fn report_index_errors(&mut self) {
+        let n = self.core.index_errors();
+        if n != self.reported_errors {
+            self.map
+                .seg
+                .header()
+                .index_errors
+                .fetch_add(n - self.reported_errors, Ordering::Relaxed);
+            self.reported_errors = n;
+        }
     }
 
     /// Attach to ring `name` (validated against `T`) and become its producer.
@@ -187,7 +216,7 @@ impl<T: Record> Producer<T> {
     /// Slots free now (up to capacity).
     pub fn free(&mut self) -> u64 {
         let cap = self.map.capacity;
-        self.core.writable(self.map.words(), cap)
+        self.writable(cap)
     }
 
     /// Push one record; `false` (and nothing written) if the ring is full.
@@ -202,10 +231,10 @@ impl<T: Record> Producer<T> {
     /// Push one record written in place by `fill(slot, index)`; `false` if full.
     #[inline]
     pub fn try_push_with(&mut self, fill: impl FnOnce(*mut T, u64)) -> bool {
-        let words = self.map.words();
-        if self.core.writable(words, 1) == 0 {
+        if self.writable(1) == 0 {
             return false;
         }
+        let words = self.map.words();
         let idx = self.core.tail();
         // The slot at idx is free (writable said so) and only this producer writes slots.
         fill(self.map.slot(idx), idx);
@@ -217,8 +246,8 @@ impl<T: Record> Producer<T> {
     /// one Release store. Returns how many were written (fewer if the ring is fuller).
     #[inline]
     pub fn push_batch_with(&mut self, n: u64, mut fill: impl FnMut(*mut T, u64)) -> u64 {
+        let k = self.writable(n);
         let words = self.map.words();
-        let k = self.core.writable(words, n);
         let start = self.core.tail();
         for idx in start..start + k {
             fill(self.map.slot(idx), idx);
@@ -262,6 +291,8 @@ impl<T: Record> Producer<T> {
 pub struct Consumer<T: Record> {
     map: RingMap<T>,
     core: ConsumerCore,
+    /// Index errors already added to the header's `index_errors`.
+    reported_errors: u64,
 }
 
 impl<T: Record> Consumer<T> {
@@ -271,10 +302,37 @@ impl<T: Record> Consumer<T> {
             .consumer_pid
             .store(std::process::id(), Ordering::Relaxed);
         let map = RingMap::new(seg);
-        let core = ConsumerCore::new(map.words());
-        let c = Consumer { map, core };
+        let core = ConsumerCore::new(map.words(), map.capacity);
+        let mut c = Consumer {
+            map,
+            core,
+            reported_errors: 0,
+        };
+        c.report_index_errors();
         c.heartbeat();
         c
+    }
+
+    /// Records readable now; a refused (broken) tail is counted in the header.
+    #[inline]
+    fn readable(&mut self) -> u64 {
+        let n = self.core.available(self.map.words());
+        if n == 0 {
+            self.report_index_errors();
+        }
+        n
+    }
+
+    fn report_index_errors(&mut self) {
+        let n = self.core.index_errors();
+        if n != self.reported_errors {
+            self.map
+                .seg
+                .header()
+                .index_errors
+                .fetch_add(n - self.reported_errors, Ordering::Relaxed);
+            self.reported_errors = n;
+        }
     }
 
     /// Attach to ring `name` (validated against `T`) and become its consumer.
@@ -295,16 +353,16 @@ impl<T: Record> Consumer<T> {
     /// Records readable now.
     #[inline]
     pub fn available(&mut self) -> u64 {
-        self.core.available(self.map.words())
+        self.readable()
     }
 
     /// Pop one record, if any.
     #[inline]
     pub fn try_pop(&mut self) -> Option<T> {
-        let words = self.map.words();
-        if self.core.available(words) == 0 {
+        if self.readable() == 0 {
             return None;
         }
+        let words = self.map.words();
         // SAFETY: the slot at head was published (Acquire load of tail in `available`) and
         // the producer will not touch it until we release it below. T is valid for any bits.
         let rec = unsafe { core::ptr::read(self.map.slot(self.core.head())) };
@@ -316,8 +374,8 @@ impl<T: Record> Consumer<T> {
     /// with one Release store. Returns how many were read.
     #[inline]
     pub fn pop_batch_with(&mut self, max: u64, mut read: impl FnMut(&T, u64)) -> u64 {
+        let k = self.readable().min(max);
         let words = self.map.words();
-        let k = self.core.available(words).min(max);
         let start = self.core.head();
         for idx in start..start + k {
             // SAFETY: published and not yet released, as in try_pop.

@@ -79,7 +79,7 @@ fn produce(s: &Shared, values: &[u64], batch: u64) {
 
 /// Consumer pops `n` values, spinning (yielding) while empty.
 fn consume_spinning(s: &Shared, n: usize, batch: u64) -> Vec<u64> {
-    let mut core = ConsumerCore::new(s.words());
+    let mut core = ConsumerCore::new(s.words(), s.slots.len() as u64);
     let mut got = Vec::new();
     while got.len() < n {
         let k = core.available(s.words()).min(batch);
@@ -128,7 +128,7 @@ fn a_sleeping_consumer_is_always_woken_no_lost_wakeup() {
         let s = Shared::new(2, 0);
         let p = s.clone();
         let prod = thread::spawn(move || produce(&p, &[7, 8], 1));
-        let mut core = ConsumerCore::new(s.words());
+        let mut core = ConsumerCore::new(s.words(), s.slots.len() as u64);
         let mut got = Vec::new();
         while got.len() < 2 {
             if core.available(s.words()) == 0 {

@@ -307,3 +307,45 @@ fn seqlock_readers_never_see_a_torn_entry() {
     writer.join().unwrap();
     assert_eq!(table.read(3).unwrap().last_slot, 20_000);
 }
+
+/// The other end's index is untrusted: a head or tail that breaks `head <= tail <= head +
+/// capacity` is refused (the ring counts as full for the producer, empty for the consumer),
+/// counted in the header, and nothing outside the proven slots is read or overwritten.
+#[test]
+fn broken_indices_from_the_other_end_are_refused_and_counted() {
+    let n = Name::new("broken");
+    let seg = ring::create::<ProbeRecord>(&n.0, 4, &opts(100)).unwrap();
+    let mut tx = Producer::<ProbeRecord>::new(seg);
+    let mut rx = Consumer::<ProbeRecord>::attach(&n.0, Some(4)).unwrap();
+    for i in 0..4 {
+        assert!(tx.try_push(&ProbeRecord::for_seq(i, 0)));
+    }
+    // A third mapping plays the misbehaving other end.
+    let raw = Segment::attach(&n.0, Layout::of::<ProbeRecord>(Container::Ring), Some(4)).unwrap();
+    let hdr = raw.header();
+    let errors = || hdr.index_errors.load(std::sync::atomic::Ordering::Relaxed);
+    // A consumer that moves head past the tail: the producer refuses it, counts it, and
+    // keeps the ring full instead of overwriting unread slots.
+    hdr.head
+        .store(1 << 40, std::sync::atomic::Ordering::Release);
+    assert!(!tx.try_push(&ProbeRecord::for_seq(9, 0)));
+    assert_eq!(tx.free(), 0);
+    assert!(errors() >= 1);
+    // Head back to where the consumer really was: business as usual.
+    hdr.head.store(100, std::sync::atomic::Ordering::Release);
+    assert_eq!(rx.try_pop().map(|r| r.seq), Some(0));
+    assert!(tx.try_push(&ProbeRecord::for_seq(4, 0)));
+    // A producer that claims more than the ring holds: the consumer reads nothing past what
+    // it had proven published, and counts the refusal.
+    let before = errors();
+    let mut drained = Vec::new();
+    while let Some(r) = rx.try_pop() {
+        drained.push(r.seq);
+    }
+    assert_eq!(drained, vec![1, 2, 3, 4]);
+    hdr.tail
+        .store(105 + 1000, std::sync::atomic::Ordering::Release);
+    assert!(rx.try_pop().is_none());
+    assert_eq!(rx.available(), 0);
+    assert!(errors() > before);
+}

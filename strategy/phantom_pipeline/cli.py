@@ -99,6 +99,7 @@ def describe_segment(name: str) -> dict[str, Any]:
                 "head": head,
                 "depth": tail - head,
                 "overflows": int(h["overflows"]),
+                "index_errors": int(h["index_errors"]),
                 "producer_pid": int(h["producer_pid"]),
                 "consumer_pid": int(h["consumer_pid"]),
                 "waiter": int(h["waiter"]),

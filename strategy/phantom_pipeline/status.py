@@ -178,6 +178,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "overflows": view.hdr("overflows"),
             "depth": tail - head,
             "capacity": view.capacity,
+            "index_errors": view.hdr("index_errors"),
         }
     rings["market"]["overflows"] += c.load("feeder_overflows")
     reasons = c.entry["signer_reject_reasons"]

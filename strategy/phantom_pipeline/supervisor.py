@@ -357,6 +357,7 @@ class Supervisor:
         c.store("hb_supervisor_ns", now_ns)
         self.segments.heartbeat()
         timeout_ns = self.config.supervisor.heartbeat_timeout_ms * 1_000_000
+        self._check_ring_indices()
         for i, child in enumerate(self.children.values()):
             if child.proc is not None and child.proc.poll() is not None:
                 if child.name == "feeder" and self.finite_feeder and child.proc.returncode == 0:
@@ -423,6 +424,22 @@ class Supervisor:
         child.restart_at = time.monotonic() + child.backoff_ms * jitter / 1000
         child.restarts += 1
         child.proc = None
+
+    def _check_ring_indices(self) -> None:
+        """Halt when the feeder or the signer refused a ring index the strategy wrote (it
+        owns the heads of market and reports and the tail of intents): a strategy that breaks
+        a ring's invariant is not trusted to trade on."""
+        assert self.segments is not None
+        if self.halted is not None:
+            return
+        for role in ("market", "intents", "reports"):
+            n = getattr(self.segments, role).hdr("index_errors")
+            if n:
+                self._halt(
+                    f"the {role} ring's indices broke the ring's invariant ({n} refused loads): "
+                    "the strategy wrote a bad ring index"
+                )
+                return
 
     def _halt(self, reason: str) -> None:
         """Stop trading for good: the kill switch goes on, nothing is restarted, and

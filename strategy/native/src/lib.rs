@@ -364,7 +364,10 @@ fn landlock_abi() -> i32 {
 /// `read_write`, no TCP, signals and abstract sockets only within the sandbox. Returns the
 /// kernel's ABI; `OSError` when it cannot be fully enforced. Irreversible.
 #[pyfunction]
-fn sandbox_filesystem(read: Vec<std::path::PathBuf>, read_write: Vec<std::path::PathBuf>) -> PyResult<i32> {
+fn sandbox_filesystem(
+    read: Vec<std::path::PathBuf>,
+    read_write: Vec<std::path::PathBuf>,
+) -> PyResult<i32> {
     let read: Vec<&std::path::Path> = read.iter().map(|p| p.as_path()).collect();
     let rw: Vec<&std::path::Path> = read_write.iter().map(|p| p.as_path()).collect();
     sandbox::restrict_filesystem(&read, &rw).map_err(pyo3::exceptions::PyOSError::new_err)

@@ -14,12 +14,10 @@
 //! Both set `no_new_privs`. Neither can be undone by the process.
 
 use landlock::{
-    path_beneath_rules, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    path_beneath_rules, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
-use seccompiler::{
-    apply_filter_all_threads, BpfProgram, SeccompAction, SeccompFilter, TargetArch,
-};
+use seccompiler::{apply_filter_all_threads, BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -95,8 +93,7 @@ pub fn denied_names() -> Vec<&'static str> {
 /// [`DENIED`] fail with `EPERM`; a system call of another architecture (ia32 through
 /// `int 0x80`) kills the process; an x32 system call (number with bit 30 set) fails.
 pub fn deny_syscalls() -> Result<(), String> {
-    let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| format!("seccomp: {e}"))?;
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("seccomp: {e}"))?;
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
         DENIED.iter().map(|(_, nr)| (*nr, Vec::new())).collect();
     let filter = SeccompFilter::new(
