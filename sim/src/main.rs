@@ -94,6 +94,29 @@ struct Args {
     /// Fault: probability of a malformed frame.
     #[arg(long, default_value_t = 0.0)]
     malformed_probability: f64,
+    /// Fault: every N-th notification of a connection claims slot 2^63 (account and slot
+    /// notifications alike; 0: never).
+    #[arg(long, default_value_t = 0)]
+    lying_slot_every: u64,
+    /// Fault: after every 200 notifications of a connection, one frame of this many bytes
+    /// (0: never).
+    #[arg(long, default_value_t = 0)]
+    oversized_frame_bytes: usize,
+    /// Fault: after each subscription reply, this many more replies to the same request with
+    /// fresh subscription ids.
+    #[arg(long, default_value_t = 0)]
+    subscription_reply_flood: u64,
+    /// Fault: every account notification names this owner (base58) instead of the account's
+    /// real one; JSON-RPC answers stay truthful.
+    #[arg(long, value_parser = parse_address)]
+    wrong_owner: Option<[u8; 32]>,
+    /// Fault: hold every JSON-RPC answer this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    rpc_stall_ms: u64,
+}
+
+fn parse_address(s: &str) -> Result<[u8; 32], String> {
+    codec::address(s)
 }
 
 /// Apply a pool's new state to its accounts; returns the changed account indices.
@@ -274,6 +297,10 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         duplicate_probability: args.duplicate_probability,
         reorder_probability: args.reorder_probability,
         malformed_probability: args.malformed_probability,
+        lying_slot_every: args.lying_slot_every,
+        oversized_frame_bytes: args.oversized_frame_bytes,
+        subscription_reply_flood: args.subscription_reply_flood,
+        wrong_owner: args.wrong_owner,
     };
     let stats = Arc::new(pubsub::Stats::default());
     tokio::spawn(pubsub::serve(
@@ -285,6 +312,7 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         log,
     ));
     let rpc_state = state.clone();
+    let rpc_stall = Duration::from_millis(args.rpc_stall_ms);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = http.accept().await else {
@@ -293,7 +321,15 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
             let st = rpc_state.clone();
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let svc = hyper::service::service_fn(move |req| rpc::handle(req, st.clone()));
+                let svc = hyper::service::service_fn(move |req| {
+                    let st = st.clone();
+                    async move {
+                        if !rpc_stall.is_zero() {
+                            tokio::time::sleep(rpc_stall).await;
+                        }
+                        rpc::handle(req, st).await
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(io, svc)
                     .await;
