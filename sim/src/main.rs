@@ -113,6 +113,11 @@ struct Args {
     /// Fault: hold every JSON-RPC answer this many milliseconds.
     #[arg(long, default_value_t = 0)]
     rpc_stall_ms: u64,
+    /// The hostile faults (--lying-slot-every, --oversized-frame-bytes,
+    /// --subscription-reply-flood, --wrong-owner, --rpc-stall-ms) stop when the market stops
+    /// moving (--steps), so the endpoint behaves from then on.
+    #[arg(long)]
+    faults_end_with_market: bool,
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -201,6 +206,10 @@ fn drive(
             let _ = tx.send(Event::Slot { slot });
         }
         if args.steps.is_some_and(|n| steps >= n) {
+            if args.faults_end_with_market && pubsub::hostile() {
+                pubsub::HOSTILE.store(false, std::sync::atomic::Ordering::Relaxed);
+                eprintln!("phantom-sim: market frozen; hostile faults off");
+            }
             // Frozen: slots still advance (a live node's do), prices no longer move.
             std::thread::sleep(Duration::from_millis(5));
             continue;
@@ -324,7 +333,7 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
                 let svc = hyper::service::service_fn(move |req| {
                     let st = st.clone();
                     async move {
-                        if !rpc_stall.is_zero() {
+                        if !rpc_stall.is_zero() && pubsub::hostile() {
                             tokio::time::sleep(rpc_stall).await;
                         }
                         rpc::handle(req, st).await

@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::schema::splitmix64;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
@@ -46,6 +46,16 @@ pub struct Faults {
     /// Every account notification names this owner instead of the account's (PubSub only:
     /// JSON-RPC answers stay truthful).
     pub wrong_owner: Option<[u8; 32]>,
+}
+
+/// Whether the hostile knobs (lying slots, oversized frames, subscription floods, wrong
+/// owners, RPC stalls) act; `--faults-end-with-market` clears it when the market stops
+/// moving, so a test can check what a client makes of an endpoint that behaves again.
+pub static HOSTILE: AtomicBool = AtomicBool::new(true);
+
+/// [`HOSTILE`]'s value.
+pub fn hostile() -> bool {
+    HOSTILE.load(Ordering::Relaxed)
 }
 
 /// The slot a lying notification claims (2^63: far ahead of any real slot).
@@ -241,6 +251,7 @@ async fn serve_conn(
                     Some(Ok(Message::Text(t))) => {
                         let reply = handle_request(&t, &mut conn, &state, &stats);
                         let subscribed = faults.subscription_reply_flood > 0
+                            && hostile()
                             && reply.contains("\"result\":")
                             && (t.contains("\"accountSubscribe\"") || t.contains("\"slotSubscribe\""));
                         if tx.send(Message::text(reply)).await.is_err() {
@@ -275,12 +286,17 @@ async fn serve_conn(
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 let lie = faults.lying_slot_every > 0
+                    && hostile()
                     && (conn.sent + 1).is_multiple_of(faults.lying_slot_every);
                 let (frame, index, slot) = match &ev {
                     Event::Account { index, slot, account } => match conn.accounts.get(index) {
                         Some(&sub) => {
                             let claimed = if lie { LYING_SLOT } else { *slot };
-                            let owner = faults.wrong_owner.as_ref().unwrap_or(&account.owner);
+                            let owner = faults
+                                .wrong_owner
+                                .as_ref()
+                                .filter(|_| hostile())
+                                .unwrap_or(&account.owner);
                             (account_notification_as(sub, claimed, account, owner), *index as u32, *slot)
                         }
                         None => continue,
@@ -319,7 +335,10 @@ async fn serve_conn(
                     conn.sent += 1;
                     stats.notifications.fetch_add(1, Ordering::Relaxed);
                 }
-                if faults.oversized_frame_bytes > 0 && conn.sent.is_multiple_of(OVERSIZED_EVERY) {
+                if faults.oversized_frame_bytes > 0
+                    && hostile()
+                    && conn.sent.is_multiple_of(OVERSIZED_EVERY)
+                {
                     let sub = conn.accounts.values().next().copied().unwrap_or(0);
                     let big = oversized_frame(sub, slot, faults.oversized_frame_bytes);
                     if tx.send(Message::text(big)).await.is_err() {
