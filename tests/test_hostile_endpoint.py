@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from test_feeder import config_text, table_matches_market
+
 from conftest import Procs, wait_until
 from phantom_pipeline import status
 from phantom_pipeline.binaries import executable
@@ -24,12 +26,11 @@ from phantom_pipeline.config import parse, redact_url
 from phantom_pipeline.instance import InstanceSegments
 from phantom_pipeline.segments import TableView
 from phantom_pipeline.supervisor import run_dir
-from test_feeder import config_text, table_matches_market
 
 #: Peak RSS the feeder must stay under, whatever an endpoint sends (KiB). Its steady state
 #: with these pools is far lower; a frame of --oversized-frame-bytes read whole, or one
 #: thread per refetch, or a subscription map per flooded reply would show up.
-FEEDER_PEAK_RSS_KIB = 64 * 1024
+FEEDER_PEAK_RSS_KIB = 24 * 1024
 SECRET = "SECRET-KEY-4f1d"
 FLOOD = 5000
 
@@ -139,12 +140,13 @@ def test_a_poisoned_slot_left_in_the_table_is_discarded_when_the_feeder_restarts
 def test_an_oversized_frame_is_refused_by_the_client_without_buffering_it(
     instance: str, procs: Procs, tmp_path: Path
 ) -> None:
-    # 8 MiB: under tungstenite's own default limits (16 MiB frames), over max_frame_bytes.
-    r = Run(instance, procs, tmp_path, ["--oversized-frame-bytes", str(8 << 20)])
+    # 15 MiB: under tungstenite's own default limits (16 MiB frames), over max_frame_bytes;
+    # read whole, it alone would take the feeder past its RSS bound.
+    r = Run(instance, procs, tmp_path, ["--oversized-frame-bytes", str(15 << 20)])
     r.settle(lambda: r.counter("endpoint_frames_too_large") >= 2, "oversized frames refused")
     refused = r.counter("endpoint_frames_too_large")
     log = r.finish()
-    assert "frame over max_frame_bytes (1048576): a frame of 8388608 bytes refused" in log
+    assert "frame over max_frame_bytes (1048576): a frame of 15728640 bytes refused" in log
     print(f"oversized frames refused: {refused}")
 
 

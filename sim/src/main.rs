@@ -16,6 +16,7 @@ use phantom_sim::{pubsub, rpc, sendlog};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -118,6 +119,11 @@ struct Args {
     /// moving (--steps), so the endpoint behaves from then on.
     #[arg(long)]
     faults_end_with_market: bool,
+    /// The hostile faults take turns: for S seconds only --lying-slot-every acts, then only
+    /// --oversized-frame-bytes, --subscription-reply-flood, --wrong-owner, --rpc-stall-ms,
+    /// then S seconds of none, and again (0: all act at once).
+    #[arg(long, default_value_t = 0.0)]
+    fault_cycle_s: f64,
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -194,6 +200,7 @@ fn drive(
     let mut changed = Vec::with_capacity(2);
     let end = args.duration_s.map(|d| start + (d * 1e9) as u64);
     let mut steps = 0u64;
+    let mut frozen_faults_off = false;
     loop {
         let now = monotonic_ns();
         if end.is_some_and(|e| now >= e) {
@@ -205,9 +212,21 @@ fn drive(
             state.advance_slot(slot);
             let _ = tx.send(Event::Slot { slot });
         }
+        if args.fault_cycle_s > 0.0 && !frozen_faults_off {
+            let phase = ((now - start) as f64 / 1e9 / args.fault_cycle_s) as usize
+                % (pubsub::Knob::ALL.len() + 1);
+            let active = pubsub::Knob::ALL
+                .get(phase)
+                .map_or(pubsub::HOSTILE_NONE, |k| *k as u8);
+            if pubsub::HOSTILE.swap(active, Ordering::Relaxed) != active {
+                let name = pubsub::Knob::ALL.get(phase).map_or("none", |k| k.flag());
+                eprintln!("phantom-sim: hostile fault now: {name}");
+            }
+        }
         if args.steps.is_some_and(|n| steps >= n) {
-            if args.faults_end_with_market && pubsub::hostile() {
-                pubsub::HOSTILE.store(false, std::sync::atomic::Ordering::Relaxed);
+            if args.faults_end_with_market && !frozen_faults_off {
+                frozen_faults_off = true;
+                pubsub::HOSTILE.store(pubsub::HOSTILE_NONE, Ordering::Relaxed);
                 eprintln!("phantom-sim: market frozen; hostile faults off");
             }
             // Frozen: slots still advance (a live node's do), prices no longer move.
@@ -333,7 +352,7 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
                 let svc = hyper::service::service_fn(move |req| {
                     let st = st.clone();
                     async move {
-                        if !rpc_stall.is_zero() && pubsub::hostile() {
+                        if !rpc_stall.is_zero() && pubsub::hostile(pubsub::Knob::RpcStall) {
                             tokio::time::sleep(rpc_stall).await;
                         }
                         rpc::handle(req, st).await

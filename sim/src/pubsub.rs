@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::schema::splitmix64;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
@@ -48,14 +48,57 @@ pub struct Faults {
     pub wrong_owner: Option<[u8; 32]>,
 }
 
-/// Whether the hostile knobs (lying slots, oversized frames, subscription floods, wrong
-/// owners, RPC stalls) act; `--faults-end-with-market` clears it when the market stops
-/// moving, so a test can check what a client makes of an endpoint that behaves again.
-pub static HOSTILE: AtomicBool = AtomicBool::new(true);
+/// The hostile knobs, in the order `--fault-cycle-s` turns them on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// `--lying-slot-every`.
+    LyingSlot = 0,
+    /// `--oversized-frame-bytes`.
+    OversizedFrame = 1,
+    /// `--subscription-reply-flood`.
+    SubscriptionFlood = 2,
+    /// `--wrong-owner`.
+    WrongOwner = 3,
+    /// `--rpc-stall-ms`.
+    RpcStall = 4,
+}
 
-/// [`HOSTILE`]'s value.
-pub fn hostile() -> bool {
-    HOSTILE.load(Ordering::Relaxed)
+impl Knob {
+    /// Every knob, in cycle order.
+    pub const ALL: [Knob; 5] = [
+        Knob::LyingSlot,
+        Knob::OversizedFrame,
+        Knob::SubscriptionFlood,
+        Knob::WrongOwner,
+        Knob::RpcStall,
+    ];
+
+    /// The flag's name.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Knob::LyingSlot => "--lying-slot-every",
+            Knob::OversizedFrame => "--oversized-frame-bytes",
+            Knob::SubscriptionFlood => "--subscription-reply-flood",
+            Knob::WrongOwner => "--wrong-owner",
+            Knob::RpcStall => "--rpc-stall-ms",
+        }
+    }
+}
+
+/// [`HOSTILE`] value: every configured hostile knob acts (the default).
+pub const HOSTILE_ALL: u8 = 255;
+/// [`HOSTILE`] value: no hostile knob acts.
+pub const HOSTILE_NONE: u8 = 254;
+
+/// Which hostile knobs act: [`HOSTILE_ALL`], [`HOSTILE_NONE`] (`--faults-end-with-market`
+/// once the market stops moving, so a test can check what a client makes of an endpoint that
+/// behaves again) or one [`Knob`] (`--fault-cycle-s`).
+pub static HOSTILE: AtomicU8 = AtomicU8::new(HOSTILE_ALL);
+
+/// Whether `knob` acts now.
+pub fn hostile(knob: Knob) -> bool {
+    let h = HOSTILE.load(Ordering::Relaxed);
+    h == HOSTILE_ALL || h == knob as u8
 }
 
 /// The slot a lying notification claims (2^63: far ahead of any real slot).
@@ -251,7 +294,7 @@ async fn serve_conn(
                     Some(Ok(Message::Text(t))) => {
                         let reply = handle_request(&t, &mut conn, &state, &stats);
                         let subscribed = faults.subscription_reply_flood > 0
-                            && hostile()
+                            && hostile(Knob::SubscriptionFlood)
                             && reply.contains("\"result\":")
                             && (t.contains("\"accountSubscribe\"") || t.contains("\"slotSubscribe\""));
                         if tx.send(Message::text(reply)).await.is_err() {
@@ -286,7 +329,7 @@ async fn serve_conn(
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 let lie = faults.lying_slot_every > 0
-                    && hostile()
+                    && hostile(Knob::LyingSlot)
                     && (conn.sent + 1).is_multiple_of(faults.lying_slot_every);
                 let (frame, index, slot) = match &ev {
                     Event::Account { index, slot, account } => match conn.accounts.get(index) {
@@ -295,7 +338,7 @@ async fn serve_conn(
                             let owner = faults
                                 .wrong_owner
                                 .as_ref()
-                                .filter(|_| hostile())
+                                .filter(|_| hostile(Knob::WrongOwner))
                                 .unwrap_or(&account.owner);
                             (account_notification_as(sub, claimed, account, owner), *index as u32, *slot)
                         }
@@ -336,7 +379,7 @@ async fn serve_conn(
                     stats.notifications.fetch_add(1, Ordering::Relaxed);
                 }
                 if faults.oversized_frame_bytes > 0
-                    && hostile()
+                    && hostile(Knob::OversizedFrame)
                     && conn.sent.is_multiple_of(OVERSIZED_EVERY)
                 {
                     let sub = conn.accounts.values().next().copied().unwrap_or(0);
