@@ -122,8 +122,12 @@ def test_soak_stays_flat_under_cycling_hostile_faults_and_swaps(
         next_swap, swap_i = t0 + 30, 0
         while (now := time.monotonic()) - t0 < seconds:
             row: dict[str, Any] = {"t": round(now - t0, 3)}
+            # A swap replaces the strategy process: follow the lease holder.
+            pids["strategy"] = c.load("lease_holder_pid") or pids["strategy"]
             for name, pid in pids.items():
                 row[name] = rss_kib(pid)
+                if row[name] is None and name == "strategy" and samples:
+                    row[name] = samples[-1][name]  # the pid changed hands mid-sample
                 assert row[name] is not None, f"{name} ({pid}) died at {row['t']} s"
             mono = time.monotonic_ns()
             for name in PROCESSES[1:]:
@@ -132,6 +136,7 @@ def test_soak_stays_flat_under_cycling_hostile_faults_and_swaps(
                 row[f"hb_age_ms_{name}"] = round(age_ms, 1)
             row["ticks"] = c.load("strategy_ticks")
             row["overflows"] = c.load("feeder_overflows")
+            row["strategy_pid"] = pids["strategy"]
             samples.append(row)
             if now >= next_swap:
                 s = cli("swap", STRATEGIES[swap_i % 2], "--instance", instance, "--json")
@@ -165,10 +170,22 @@ def test_soak_stays_flat_under_cycling_hostile_faults_and_swaps(
     ep = st["feeder"]["endpoints"][0]
     half = [s for s in samples if s["t"] >= seconds / 2]
     slopes = {p: round(slope_kib_per_min([s["t"] for s in half], [s[p] for s in half]), 1)
-              for p in PROCESSES}  # fmt: skip
+              for p in PROCESSES if p != "strategy"}  # fmt: skip
+    # Each swap starts a new strategy process: its slope is the steepest of any one process
+    # over its own second half (at least 10 samples).
+    per_pid: dict[int, list[dict[str, Any]]] = {}
+    for s in samples:
+        per_pid.setdefault(s["strategy_pid"], []).append(s)
+    strategy_slopes = [
+        slope_kib_per_min([s["t"] for s in rows[len(rows) // 2 :]],
+                          [s["strategy"] for s in rows[len(rows) // 2 :]])
+        for rows in per_pid.values() if len(rows) >= 20
+    ]  # fmt: skip
+    slopes["strategy"] = round(max(strategy_slopes, default=0.0), 1)
     peaks = {p: max(s[p] for s in samples) for p in PROCESSES}
     report = {
         "seconds": seconds, "rate": float(rate), "swaps": len(swaps),
+        "strategy_processes": len(per_pid),
         "rss_slope_kib_per_min_second_half": slopes, "rss_peak_kib": peaks,
         "market": {"published": m["published"], "consumed": st["strategy"]["ticks_processed"],
                    "queued": m["depth"], "conflated": m["overflows"],
