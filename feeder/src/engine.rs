@@ -183,6 +183,22 @@ enum LogKind {
     Other = 4,
 }
 const LOG_KINDS: usize = 5;
+
+/// How an account state arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Notification,
+    Refetch,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Notification => "notification",
+            Via::Refetch => "refetch",
+        }
+    }
+}
 /// The feeder core.
 pub struct Engine {
     publisher: Publisher,
@@ -339,9 +355,10 @@ impl Engine {
         }
     }
 
-    /// Check the owner of account `account` as `endpoint` reports it: `false` (counted,
-    /// logged, refetch asked) if it is not the account's program.
-    fn owner_ok(&mut self, endpoint: u8, account: usize, owner: &str, via: &str) -> bool {
+    /// Check the owner of account `account` as `endpoint` reports it (`via` a notification
+    /// or a refetch): `false` (counted, logged; for a notification, a refetch asked) if it is
+    /// not the account's program.
+    fn owner_ok(&mut self, endpoint: u8, account: usize, owner: &str, via: Via) -> bool {
         let Some(w) = self.accounts.get(account) else {
             return false;
         };
@@ -354,14 +371,15 @@ impl Engine {
         if let Some(r) = self.refetch_wanted.get_mut(endpoint as usize) {
             // A lying RPC answer must not start a refetch loop of its own: only a refused
             // notification asks for one.
-            *r |= via == "notification";
+            *r |= via == Via::Notification;
         }
         let shown: String = owner.chars().take(64).collect();
         self.log_limited(
             LogKind::Owner,
             format_args!(
-                "endpoint {endpoint}: owner refused ({via}): pool {pool} {what} {address} \
-                 is owned by {shown:?}, expected {expected}"
+                "endpoint {endpoint}: owner refused ({}): pool {pool} {what} {address} \
+                 is owned by {shown:?}, expected {expected}",
+                via.as_str()
             ),
         );
         false
@@ -539,7 +557,7 @@ impl Engine {
                     endpoint,
                     n.slot,
                     format_args!("account notification, account {account}"),
-                ) || !self.owner_ok(endpoint, account, &n.owner, "notification")
+                ) || !self.owner_ok(endpoint, account, &n.owner, Via::Notification)
                 {
                     return;
                 }
@@ -633,7 +651,7 @@ impl Engine {
             .into_iter()
             .enumerate()
             .map(|(account, (slot, a))| match a {
-                Some((owner, data)) if self.owner_ok(endpoint, account, &owner, "refetch") => {
+                Some((owner, data)) if self.owner_ok(endpoint, account, &owner, Via::Refetch) => {
                     (slot, Some(data))
                 }
                 _ => (slot, None),
