@@ -3,6 +3,7 @@
 #   make test       install what tests need, then lint and run every test tier but the slow one
 #   make test-slow  the same plus the slow tier
 #   make bench      the end-to-end benchmark + pytest-benchmark micro-benchmarks
+#   make soak       10 minutes of the whole pipeline against cycling hostile faults (opt-in)
 #
 # The product is `.` (package phantom_pipeline, extension strategy/native); the benchmarks are
 # `./bench` (package phantom_bench, module bench/micro), installed beside it for tests.
@@ -13,7 +14,7 @@ CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo ne
 # builds of the workspace (clippy, tests) do not need that.
 export PHANTOM_SKIP_BINS := 1
 
-.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench fuzz clean
+.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench soak fuzz clean
 
 build-dev:
 	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e . -e ./bench
@@ -51,6 +52,11 @@ test-slow: install-test lint test-rust loom
 bench:
 	phantom-pipeline bench
 	$(PY) -m pytest bench/tests --benchmark-only
+
+# PHANTOM_SOAK_S (600), PHANTOM_SOAK_RATE (5000 notifications/s) and PHANTOM_SOAK_RESULTS
+# (results/soak: soak.json and soak-rss.png) adjust it.
+soak:
+	PHANTOM_SLOW=1 $(PY) -m pytest tests/test_soak.py -x -q -s
 
 fuzz:
 	bash fuzz/run.sh 60

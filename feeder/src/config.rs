@@ -73,19 +73,7 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// `scheme://host[:port]` of a URL: paths and queries may hold API keys.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            // user:password@host
-            let host = authority.rsplit('@').next().unwrap_or("");
-            let elided = if host.len() < rest.len() { "/…" } else { "" };
-            format!("{scheme}://{host}{elided}")
-        }
-        None => "<not a URL>".to_owned(),
-    }
-}
+pub use phantom_config::redact_url;
 
 fn default_reconnect_backoff_min_ms() -> u64 {
     100
@@ -101,6 +89,12 @@ fn default_read_timeout_ms() -> u64 {
 }
 fn default_max_frame_bytes() -> usize {
     1 << 20
+}
+fn default_max_slot_lead() -> u64 {
+    150
+}
+fn default_rpc_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `[feeder]`.
@@ -130,9 +124,20 @@ pub struct FeederConfig {
     /// A connection that delivers nothing (not even a pong) for this long is dropped.
     #[serde(default = "default_read_timeout_ms")]
     pub read_timeout_ms: u64,
-    /// Largest frame accepted; larger ones are dropped and counted.
+    /// Largest frame (and message) the WebSocket client reads: a larger one is refused by
+    /// the client before it is buffered whole, the connection is dropped, counted and
+    /// reconnected.
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: usize,
+    /// How far ahead an update's slot may be (default 150 slots, about 60 s): accepted only
+    /// up to `max(highest slot the other endpoints reported, this endpoint's last accepted
+    /// slot + elapsed time / 400 ms) + max_slot_lead`; beyond it the update is refused and
+    /// counted per endpoint.
+    #[serde(default = "default_max_slot_lead")]
+    pub max_slot_lead: u64,
+    /// Deadline of one JSON-RPC refetch call (connect, send, answer), in milliseconds.
+    #[serde(default = "default_rpc_timeout_ms")]
+    pub rpc_timeout_ms: u64,
     /// Capacity the `market` ring must have (a power of two); unset: whatever the
     /// supervisor created.
     #[serde(default)]
@@ -171,6 +176,19 @@ impl PoolKind {
         }
     }
 
+    /// The program owning this kind's pool accounts on mainnet.
+    pub fn program_id(self) -> Pubkey {
+        use crate::decode::{
+            ORCA_WHIRLPOOL_PROGRAM_ID, RAYDIUM_AMM_V4_PROGRAM_ID, RAYDIUM_CPMM_PROGRAM_ID,
+        };
+        let id = match self {
+            PoolKind::RaydiumAmmV4 => RAYDIUM_AMM_V4_PROGRAM_ID,
+            PoolKind::RaydiumCpmm => RAYDIUM_CPMM_PROGRAM_ID,
+            PoolKind::OrcaWhirlpool => ORCA_WHIRLPOOL_PROGRAM_ID,
+        };
+        id.parse().expect("a valid built-in program id")
+    }
+
     /// Whether the price comes from two vault balances (DESIGN §4's two-vault rule).
     pub fn priced_from_vaults(self) -> bool {
         !matches!(self, PoolKind::OrcaWhirlpool)
@@ -196,6 +214,11 @@ pub struct PoolConfig {
     pub kind: PoolKind,
     /// The pool account.
     pub address: Pubkey,
+    /// The program that must own the pool account (default: the kind's mainnet program id;
+    /// set it for a fork or a local deployment). Vaults must be owned by SPL Token or
+    /// Token-2022.
+    #[serde(default)]
+    pub program_id: Option<Pubkey>,
     /// The token vaults (A, B): required where the price comes from them.
     #[serde(default)]
     pub vaults: Option<[Pubkey; 2]>,
@@ -296,6 +319,8 @@ impl FeederConfig {
             ("heartbeat_interval_ms", self.heartbeat_interval_ms),
             ("read_timeout_ms", self.read_timeout_ms),
             ("max_frame_bytes", self.max_frame_bytes as u64),
+            ("max_slot_lead", self.max_slot_lead),
+            ("rpc_timeout_ms", self.rpc_timeout_ms),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -337,6 +362,11 @@ impl FeederConfig {
 }
 
 impl PoolConfig {
+    /// The program that must own the pool account.
+    pub fn program_id(&self) -> Pubkey {
+        self.program_id.unwrap_or_else(|| self.kind.program_id())
+    }
+
     /// The trade fee as (numerator, denominator), when the config gives it.
     pub fn fee(&self) -> Option<(u64, u64)> {
         self.fee_numerator.zip(self.fee_denominator)

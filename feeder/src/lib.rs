@@ -4,7 +4,7 @@
 //! and requests), [`decode`] (account decoders and encoders), [`pool_state`] (per-pool
 //! assembly under the two-vault rule), [`rpc`] (refetch) and [`publisher`] (table + ring
 //! output with overflow conflation), [`source`] (connections with reconnects), [`dedupe`]
-//! (first arrival wins) and [`engine`] (all of it together, run by `src/main.rs`).
+//! (first arrival wins), [`slot_guard`] (bounded slots) and [`engine`] (all of it together, run by `src/main.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
@@ -20,4 +20,5 @@ pub mod publisher;
 pub mod pubsub;
 pub mod recording;
 pub mod rpc;
+pub mod slot_guard;
 pub mod source;

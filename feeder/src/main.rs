@@ -4,18 +4,37 @@
 //!
 //! One tokio task per endpoint reads frames; the engine (this thread) dedupes, decodes,
 //! assembles and publishes. Reads only `[feeder]` and `[[pools]]` of the config.
+//!
+//! Refetches (after a connect, or after an endpoint's update was refused) run on the
+//! blocking pool with a deadline (`[feeder] rpc_timeout_ms`), at most one in flight per
+//! endpoint: a request while one runs is remembered and served when it ends, so reconnects
+//! and refusals never pile up threads. A refusal-triggered refetch waits at least
+//! [`REFUSAL_REFETCH_INTERVAL`] after the previous one of that endpoint.
 
 use clap::Parser;
 use phantom_feeder::config::Config;
 use phantom_feeder::engine::{subscriptions, Engine};
 use phantom_feeder::publisher::Publisher;
 use phantom_feeder::recording::{FrameLog, Recorder, ReplaySource, Speed};
-use phantom_feeder::rpc::get_multiple_accounts;
+use phantom_feeder::rpc::{self, get_multiple_accounts_owned};
 use phantom_feeder::source::{Backoff, FeedEvent, FeedSource, PubSubSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// Shortest interval between two refetches of one endpoint asked for by refusals.
+const REFUSAL_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Per endpoint: whether a refetch is running, one is wanted, and when the last began.
+#[derive(Clone, Copy, Debug, Default)]
+struct RefetchState {
+    in_flight: bool,
+    wanted: bool,
+    /// A connect asked: serve it as soon as nothing is in flight (no interval).
+    wanted_now: bool,
+    last_start: Option<Instant>,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -200,13 +219,38 @@ async fn run(
                 Duration::from_millis(config.feeder.reconnect_backoff_max_ms),
                 std::process::id() as u64 ^ (i as u64) << 32,
             ),
+            max_frame_bytes: config.feeder.max_frame_bytes,
         };
         tokio::spawn(src.run(tx.clone()));
     }
     drop(tx);
     let (refetch_tx, mut refetch_rx) = mpsc::channel(16);
-    let agent = ureq::Agent::new_with_defaults();
+    let agent = rpc::agent(Duration::from_millis(config.feeder.rpc_timeout_ms));
     let commitment = config.feeder.commitment.as_str();
+    let mut refetches = vec![RefetchState::default(); config.feeder.endpoints.len()];
+    // Starts the refetches that are due: at most one in flight per endpoint.
+    let start_due = |refetches: &mut [RefetchState]| {
+        for (endpoint, r) in refetches.iter_mut().enumerate() {
+            let interval_over = r
+                .last_start
+                .is_none_or(|t| t.elapsed() >= REFUSAL_REFETCH_INTERVAL);
+            if r.in_flight || !(r.wanted_now || (r.wanted && interval_over)) {
+                continue;
+            }
+            *r = RefetchState {
+                in_flight: true,
+                wanted: false,
+                wanted_now: false,
+                last_start: Some(Instant::now()),
+            };
+            let url = config.feeder.endpoints[endpoint].rpc.clone();
+            let (agent, addresses, tx) = (agent.clone(), addresses.clone(), refetch_tx.clone());
+            tokio::task::spawn_blocking(move || {
+                let r = get_multiple_accounts_owned(&agent, &url, &addresses, commitment);
+                let _ = tx.blocking_send((endpoint as u8, r));
+            });
+        }
+    };
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut quiet_ticks = 0u32;
     loop {
@@ -222,27 +266,51 @@ async fn run(
                 if let Some(r) = recorder {
                     r.event(&ev);
                 }
-                if let (Some(endpoint), false) = (engine.on_event(ev), replaying) {
-                    // The table must be right again before trading resumes: refetch now.
-                    let url = config.feeder.endpoints[endpoint as usize].rpc.clone();
-                    let (agent, addresses, tx) = (agent.clone(), addresses.clone(), refetch_tx.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let r = get_multiple_accounts(&agent, &url, &addresses, commitment);
-                        let _ = tx.blocking_send((endpoint, r));
-                    });
+                let connected = engine.on_event(ev);
+                if replaying {
+                    continue;
                 }
-            }
-            Some((endpoint, result)) = refetch_rx.recv() => match result {
-                Ok(fetched) => {
-                    let ev = FeedEvent::Refetched { endpoint, fetched };
-                    if let Some(r) = recorder {
-                        r.event(&ev);
+                if let Some(endpoint) = connected {
+                    // The table must be right again before trading resumes: refetch now (or
+                    // as soon as the one in flight ends).
+                    if let Some(r) = refetches.get_mut(endpoint as usize) {
+                        r.wanted_now = true;
                     }
-                    engine.on_event(ev);
                 }
-                Err(e) => tracing::warn!(endpoint, "refetch failed: {e}"),
-            },
+                for endpoint in engine.take_refetch_wanted() {
+                    if let Some(r) = refetches.get_mut(endpoint as usize) {
+                        r.wanted = true;
+                    }
+                }
+                start_due(&mut refetches);
+            }
+            Some((endpoint, result)) = refetch_rx.recv() => {
+                if let Some(r) = refetches.get_mut(endpoint as usize) {
+                    r.in_flight = false;
+                }
+                match result {
+                    Ok(fetched) => {
+                        let fetched = engine.check_refetch_owners(endpoint, fetched);
+                        let ev = FeedEvent::Refetched { endpoint, fetched };
+                        if let Some(r) = recorder {
+                            r.event(&ev);
+                        }
+                        engine.on_event(ev);
+                    }
+                    Err(e) => {
+                        engine.publisher().control().feeder().endpoint_count(
+                            phantom_ringbuf::control::EndpointCounter::RefetchFailures,
+                            endpoint,
+                        );
+                        tracing::warn!(endpoint, "refetch failed: {e}");
+                    }
+                }
+                start_due(&mut refetches);
+            }
             _ = tick.tick() => {
+                if !replaying {
+                    start_due(&mut refetches);
+                }
                 let p = engine.publisher();
                 p.heartbeat();
                 if p.stopping() {

@@ -387,6 +387,7 @@ mod tests {
             name: None,
             kind,
             address: Pubkey([1; 32]),
+            program_id: None,
             vaults: kind
                 .priced_from_vaults()
                 .then_some([Pubkey([2; 32]), Pubkey([3; 32])]),

@@ -5,6 +5,12 @@
 //! the table (its state is never lost); its event on the ring is published if there is room,
 //! and otherwise counted as an overflow, and a single `Resync` record is published as soon
 //! as room returns, telling the strategy to re-read the whole table.
+//!
+//! A pool's slot never goes back within one run. An entry left by an earlier run is not a
+//! floor, though: the table outlives a feeder, and a slot poisoned before a restart (a lie
+//! of slot 2^63 from an older feeder) would otherwise freeze that pool for good. The first
+//! state this run publishes for a pool replaces whatever is there (logged when it moves the
+//! slot back).
 
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::control::{Control, FeederCounter};
@@ -21,6 +27,9 @@ pub struct Publisher {
     control: Control,
     /// Events lost to a full ring since the last `Resync` was published.
     resync_pending: bool,
+    /// Per pool: written by this run (its slot is a floor); else the entry is an earlier
+    /// run's and is replaced whatever its slot.
+    written: Vec<bool>,
 }
 
 impl Publisher {
@@ -30,11 +39,13 @@ impl Publisher {
         let control = Control::attach(instance)?;
         let market = Producer::<MarketUpdate>::attach(&segment_name(instance, "market"), None)?;
         control.feeder().set_pid(std::process::id());
+        let written = vec![false; pools.capacity()];
         Ok(Publisher {
             market,
             pools,
             control,
             resync_pending: false,
+            written,
         })
     }
 
@@ -64,9 +75,9 @@ impl Publisher {
         self.pools.read(id)
     }
 
-    /// Store pool `id`'s new state (unless it is from an older slot than the one already
-    /// there: then it is refused and counted) and publish a `PoolUpdate` event. Returns
-    /// whether the state was applied.
+    /// Store pool `id`'s new state (unless it is from an older slot than the one this run
+    /// stored there: then it is refused and counted) and publish a `PoolUpdate` event.
+    /// Returns whether the state was applied.
     pub fn publish_pool(
         &mut self,
         id: usize,
@@ -79,10 +90,19 @@ impl Publisher {
         }
         if let Some(current) = self.pools.read(id) {
             if current.ready != 0 && state.last_slot < current.last_slot {
-                self.control().feeder().add(FeederCounter::StaleSlot, 1);
-                return false;
+                if self.written[id] {
+                    self.control().feeder().add(FeederCounter::StaleSlot, 1);
+                    return false;
+                }
+                tracing::warn!(
+                    pool = id,
+                    "discarded slot {} left in the pools table by an earlier run (now slot {})",
+                    current.last_slot,
+                    state.last_slot
+                );
             }
         }
+        self.written[id] = true;
         let t_pub = monotonic_ns();
         let mut s = *state;
         s.t_recv_ns = t_recv_ns;
@@ -256,6 +276,28 @@ mod tests {
                 .load(Ordering::Relaxed),
             1
         );
+    }
+
+    #[test]
+    fn a_poisoned_slot_left_by_an_earlier_run_is_discarded_on_restart() {
+        let inst = Instance::new("poison", 16);
+        {
+            let mut first_run = Publisher::attach(&inst.0).unwrap();
+            assert!(first_run.publish_pool(2, &pool(1 << 63, 7), 0, 1));
+            assert!(
+                !first_run.publish_pool(2, &pool(300, 8), 0, 2),
+                "frozen in that run"
+            );
+        }
+        let mut restarted = Publisher::attach(&inst.0).unwrap();
+        assert!(restarted.publish_pool(2, &pool(300, 9), 0, 3));
+        assert_eq!(restarted.pool(2).unwrap().last_slot, 300);
+        assert!(restarted.publish_pool(2, &pool(301, 10), 0, 4));
+        assert!(
+            !restarted.publish_pool(2, &pool(299, 11), 0, 5),
+            "floor of this run"
+        );
+        assert_eq!(restarted.pool(2).unwrap().reserve_a, 10);
     }
 
     #[test]

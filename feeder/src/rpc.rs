@@ -1,8 +1,22 @@
 //! The feeder's JSON-RPC calls over HTTP: `getMultipleAccounts`, to make the `pools` table
-//! right again after a reconnect (notifications missed while disconnected are gone).
+//! right again after a reconnect (notifications missed while disconnected are gone) or after
+//! an endpoint's update was refused.
+//!
+//! Errors name the endpoint by [`redact_url`] only (its path and query may hold an API key).
+//! The deadline of a call is the agent's ([`agent`]).
 
 use base64::Engine as _;
+use phantom_config::redact_url;
 use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The HTTP agent of the refetches: every call (connect, send, answer) ends within `timeout`.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
 
 /// `getMultipleAccounts` takes at most this many addresses per call.
 pub const MAX_ACCOUNTS_PER_CALL: usize = 100;
@@ -41,39 +55,59 @@ pub enum RpcError {
 /// One account as fetched: the slot of the answer and the data (None: no such account).
 pub type Fetched = (u64, Option<Vec<u8>>);
 
-/// Fetch `addresses` (base58) with `getMultipleAccounts` (base64), in calls of at most
-/// [`MAX_ACCOUNTS_PER_CALL`]. Blocking: call it from a blocking task.
+/// One account as fetched with its owner (base58): the slot of the answer, and the owner and
+/// data (None: no such account).
+pub type FetchedOwned = (u64, Option<(String, Vec<u8>)>);
+
+/// [`get_multiple_accounts_owned`] without the owners.
 pub fn get_multiple_accounts(
     agent: &ureq::Agent,
     url: &str,
     addresses: &[String],
     commitment: &str,
 ) -> Result<Vec<Fetched>, RpcError> {
+    let owned = get_multiple_accounts_owned(agent, url, addresses, commitment)?;
+    Ok(owned
+        .into_iter()
+        .map(|(slot, a)| (slot, a.map(|(_, data)| data)))
+        .collect())
+}
+
+/// Fetch `addresses` (base58) with `getMultipleAccounts` (base64), in calls of at most
+/// [`MAX_ACCOUNTS_PER_CALL`], with each account's owner. Blocking: call it from a blocking
+/// task.
+pub fn get_multiple_accounts_owned(
+    agent: &ureq::Agent,
+    url: &str,
+    addresses: &[String],
+    commitment: &str,
+) -> Result<Vec<FetchedOwned>, RpcError> {
+    let shown = redact_url(url);
     let mut out = Vec::with_capacity(addresses.len());
     for chunk in addresses.chunks(MAX_ACCOUNTS_PER_CALL) {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "getMultipleAccounts",
             "params": [chunk, {"encoding": "base64", "commitment": commitment}]});
         let http = |why: String| RpcError::Http {
-            url: url.to_owned(),
+            url: shown.clone(),
             why,
         };
         let malformed = |why: &str| RpcError::Malformed {
-            url: url.to_owned(),
+            url: shown.clone(),
             why: why.to_owned(),
         };
         let mut resp = agent
             .post(url)
             .header("Content-Type", "application/json")
             .send(body.to_string())
-            .map_err(|e| http(e.to_string()))?;
+            .map_err(|e| http(transport_error(&e, url)))?;
         let text = resp
             .body_mut()
             .read_to_string()
-            .map_err(|e| http(e.to_string()))?;
+            .map_err(|e| http(transport_error(&e, url)))?;
         let v: Value = serde_json::from_str(&text).map_err(|_| malformed("not JSON"))?;
         if let Some(e) = v.get("error") {
             return Err(RpcError::Rpc {
-                url: url.to_owned(),
+                url: shown.clone(),
                 code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
                 message: e
                     .get("message")
@@ -99,6 +133,11 @@ pub fn get_multiple_accounts(
                 out.push((slot, None));
                 continue;
             }
+            let owner = item
+                .get("owner")
+                .and_then(Value::as_str)
+                .ok_or_else(|| malformed("account without owner"))?
+                .to_owned();
             let b64 = item
                 .pointer("/data/0")
                 .and_then(Value::as_str)
@@ -106,10 +145,20 @@ pub fn get_multiple_accounts(
             let data = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|_| malformed("account data is not base64"))?;
-            out.push((slot, Some(data)));
+            out.push((slot, Some((owner, data))));
         }
     }
     Ok(out)
+}
+
+/// A transport error's text with any copy of the URL replaced by its redacted form.
+fn transport_error(e: &ureq::Error, url: &str) -> String {
+    let text = e.to_string();
+    if url.is_empty() {
+        text
+    } else {
+        text.replace(url, &redact_url(url))
+    }
 }
 
 #[cfg(test)]
@@ -150,7 +199,7 @@ mod tests {
     #[test]
     fn accounts_and_missing_accounts_are_returned_in_order_with_the_slot() {
         let url = serve(vec![
-            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":77},"value":[{"data":["AQID","base64"]},null]}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":77},"value":[{"data":["AQID","base64"],"owner":"11111111111111111111111111111111"},null]}}"#.into(),
         ]);
         let got = get_multiple_accounts(
             &ureq::Agent::new_with_defaults(),
@@ -176,10 +225,30 @@ mod tests {
         assert!(e.to_string().contains("no context.slot"), "{e}");
         let e = get_multiple_accounts(&agent, &url, &["a".into()], "processed").unwrap_err();
         assert!(e.to_string().contains("not JSON"), "{e}");
-        let dead = "http://127.0.0.1:1";
-        assert!(matches!(
-            get_multiple_accounts(&agent, dead, &["a".into()], "processed"),
-            Err(RpcError::Http { .. })
-        ));
+        let dead = "http://127.0.0.1:1/SECRET?api-key=SECRET";
+        let e = get_multiple_accounts(&agent, dead, &["a".into()], "processed").unwrap_err();
+        assert!(matches!(e, RpcError::Http { .. }));
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        assert!(e.to_string().contains("http://127.0.0.1:1/…"), "{e}");
+    }
+
+    #[test]
+    fn a_stalled_node_is_a_timeout_error_within_the_deadline() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/KEY", l.local_addr().unwrap());
+        // Accept and never answer.
+        let hold = std::thread::spawn(move || l.accept().map(|(s, _)| s));
+        let started = std::time::Instant::now();
+        let e = get_multiple_accounts(
+            &agent(Duration::from_millis(300)),
+            &url,
+            &["a".into()],
+            "processed",
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(30), "{e}");
+        assert!(e.to_string().to_lowercase().contains("timeout"), "{e}");
+        assert!(!e.to_string().contains("KEY"), "{e}");
+        drop(hold);
     }
 }

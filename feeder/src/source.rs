@@ -6,13 +6,24 @@
 //! it was read off the socket, and when the connection fails (error, close, or no frame for
 //! `read_timeout`) it reports the drop, waits an exponential backoff with jitter, and
 //! reconnects and resubscribes. Every drop and every return is an event: nothing is silent.
+//!
+//! The WebSocket client itself enforces `max_frame_bytes` (tungstenite's frame and message
+//! limits): a larger frame is refused from its header, before its payload is buffered, and
+//! the connection is dropped with a reason starting with [`FRAME_TOO_LARGE`]. URLs appear
+//! in reasons only redacted (scheme and host).
 
 use futures_util::{SinkExt, StreamExt};
+use phantom_config::redact_url;
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::schema::splitmix64;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+/// How a drop for a frame over the size limit starts its reason (the engine counts these).
+pub const FRAME_TOO_LARGE: &str = "frame over max_frame_bytes";
 
 /// What a source reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,17 +120,32 @@ pub struct PubSubSource {
     pub ping_interval: Duration,
     /// Reconnect backoff.
     pub backoff: Backoff,
+    /// Largest frame and message the client reads (`[feeder] max_frame_bytes`).
+    pub max_frame_bytes: usize,
+}
+
+/// The reason for a read error; a frame over the limit says so first.
+fn read_error(e: &WsError, max_frame_bytes: usize) -> String {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+            format!("{FRAME_TOO_LARGE} ({max_frame_bytes}): a frame of {size} bytes refused")
+        }
+        e => format!("read: {e}"),
+    }
 }
 
 impl PubSubSource {
     async fn session(&self, events: &mpsc::Sender<FeedEvent>) -> Result<(), String> {
+        let limits = WebSocketConfig::default()
+            .max_frame_size(Some(self.max_frame_bytes))
+            .max_message_size(Some(self.max_frame_bytes));
         let (ws, _) = tokio::time::timeout(
             self.read_timeout,
-            tokio_tungstenite::connect_async(&self.url),
+            tokio_tungstenite::connect_async_with_config(&self.url, Some(limits), false),
         )
         .await
-        .map_err(|_| format!("connect to {} timed out", self.url))?
-        .map_err(|e| format!("connect to {}: {e}", self.url))?;
+        .map_err(|_| format!("connect to {} timed out", redact_url(&self.url)))?
+        .map_err(|e| format!("connect to {}: {e}", redact_url(&self.url)))?;
         let (mut tx, mut rx) = ws.split();
         for s in &self.subscriptions {
             tx.send(Message::text(s.clone()))
@@ -176,7 +202,7 @@ impl PubSubSource {
                     return Err(format!("closed by the server: {frame:?}"));
                 }
                 Some(Ok(_)) => {} // pongs (and pings, answered by tungstenite); binary is not PubSub
-                Some(Err(e)) => return Err(format!("read: {e}")),
+                Some(Err(e)) => return Err(read_error(&e, self.max_frame_bytes)),
                 None => return Err("connection closed".into()),
             }
         }
@@ -279,6 +305,7 @@ mod tests {
             read_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(5), 7),
+            max_frame_bytes: 1 << 20,
         };
         let (tx, mut rx) = mpsc::channel(64);
         let task = tokio::spawn(src.run(tx));
@@ -336,6 +363,7 @@ mod tests {
             read_timeout: Duration::from_millis(200),
             ping_interval: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 1),
+            max_frame_bytes: 1 << 20,
         };
         let (tx, mut rx) = mpsc::channel(16);
         let task = tokio::spawn(src.run(tx));
@@ -355,5 +383,75 @@ mod tests {
         }
         task.abort();
         server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_client_refuses_a_frame_over_the_limit_and_hides_the_url_path() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
+                        return;
+                    };
+                    let _ = ws.send(Message::text("small")).await;
+                    let _ = ws.send(Message::text("x".repeat(64 * 1024))).await;
+                    let _ = ws.send(Message::text("after")).await;
+                    let _ = ws.next().await;
+                });
+            }
+        });
+        let src = PubSubSource {
+            endpoint: 1,
+            url: format!("ws://{addr}/SECRET-KEY?api-key=SECRET"),
+            subscriptions: vec![],
+            read_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 1),
+            max_frame_bytes: 1024,
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(src.run(tx));
+        let mut texts = Vec::new();
+        let why = loop {
+            match tokio::time::timeout(Duration::from_secs(60), rx.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                FeedEvent::Frame { text, .. } => texts.push(text),
+                FeedEvent::Disconnected { why, .. } => break why,
+                _ => {}
+            }
+        };
+        assert_eq!(
+            texts,
+            vec!["small"],
+            "the big frame and what follows are not read"
+        );
+        assert!(why.starts_with(FRAME_TOO_LARGE), "{why}");
+        assert!(why.contains("65536 bytes"), "{why}");
+        task.abort();
+        server.abort();
+        // A connect failure names the host, never the path or query.
+        let dead = PubSubSource {
+            endpoint: 0,
+            url: "ws://127.0.0.1:1/SECRET?k=SECRET".into(),
+            subscriptions: vec![],
+            read_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 1),
+            max_frame_bytes: 1024,
+        };
+        let (tx, _rx) = mpsc::channel(16);
+        let e = dead.session(&tx).await.unwrap_err();
+        assert!(
+            e.contains("ws://127.0.0.1:1/…") && !e.contains("SECRET"),
+            "{e}"
+        );
     }
 }

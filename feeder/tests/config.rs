@@ -35,6 +35,8 @@ reconnect_backoff_max_ms = 2000
 heartbeat_interval_ms = 1000
 read_timeout_ms = 3000
 max_frame_bytes = 65536
+max_slot_lead = 300
+rpc_timeout_ms = 2500
 market_capacity = 65536
 
 [signer]
@@ -60,6 +62,7 @@ fee_denominator = 1000000
 [[pools]]
 kind = "orca_whirlpool"
 address = "{WHIRLPOOL}"
+program_id = "{CPMM}"
 decimals = [9, 6]
 
 [[routes]]
@@ -110,8 +113,15 @@ fn good_config_parses_every_key_and_ignores_other_processes_tables() {
     );
     assert_eq!((f.heartbeat_interval_ms, f.read_timeout_ms), (1000, 3000));
     assert_eq!(f.max_frame_bytes, 65536);
+    assert_eq!((f.max_slot_lead, f.rpc_timeout_ms), (300, 2500));
     assert_eq!(f.market_capacity, Some(65536));
     assert_eq!(c.pools.len(), 3);
+    // A configured program id replaces the kind's mainnet one.
+    assert_eq!(c.pools[2].program_id(), CPMM.parse::<Pubkey>().unwrap());
+    assert_eq!(
+        c.pools[0].program_id().to_string(),
+        "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8"
+    );
     let kinds: Vec<PoolKind> = c.pools.iter().map(|p| p.kind).collect();
     assert_eq!(
         kinds,
@@ -152,6 +162,7 @@ endpoints = [{ ws = "ws://localhost:8900", rpc = "http://localhost:8899" }]
     );
     assert_eq!((f.heartbeat_interval_ms, f.read_timeout_ms), (5000, 15000));
     assert_eq!(f.max_frame_bytes, 1 << 20);
+    assert_eq!((f.max_slot_lead, f.rpc_timeout_ms), (150, 10_000));
     assert_eq!(f.market_capacity, None);
     assert!(c.pools.is_empty());
 }
@@ -268,6 +279,18 @@ fn bad_feeder_values_are_refused_naming_the_key() {
             "max_frame_bytes = 65536",
             "max_frame_bytes = 0",
             "feeder.max_frame_bytes",
+            "must be positive",
+        ),
+        (
+            "max_slot_lead = 300",
+            "max_slot_lead = 0",
+            "feeder.max_slot_lead",
+            "must be positive",
+        ),
+        (
+            "rpc_timeout_ms = 2500",
+            "rpc_timeout_ms = 0",
+            "feeder.rpc_timeout_ms",
             "must be positive",
         ),
         (

@@ -96,6 +96,32 @@ pub enum FeederCounter {
     Gaps,
 }
 
+/// A per-endpoint refusal counter of the feeder in the control block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointCounter {
+    /// Updates refused for a slot beyond the bound (`[feeder] max_slot_lead`).
+    SlotRefused,
+    /// Accounts refused for an owner other than their program.
+    OwnerRefused,
+    /// Connections dropped for a frame over `max_frame_bytes`.
+    FramesTooLarge,
+    /// Subscription replies refused (repeated or unknown request).
+    SubscriptionRepliesRefused,
+    /// Refetches that failed or timed out.
+    RefetchFailures,
+}
+
+/// The per-endpoint counters of kind `c`.
+pub fn endpoint_counters(b: &ControlBlock, c: EndpointCounter) -> &[AtomicU64; 8] {
+    match c {
+        EndpointCounter::SlotRefused => &b.endpoint_slot_refused,
+        EndpointCounter::OwnerRefused => &b.endpoint_owner_refused,
+        EndpointCounter::FramesTooLarge => &b.endpoint_frames_too_large,
+        EndpointCounter::SubscriptionRepliesRefused => &b.endpoint_subscription_replies_refused,
+        EndpointCounter::RefetchFailures => &b.endpoint_refetch_failures,
+    }
+}
+
 /// The feeder's writable fields.
 #[derive(Clone, Copy)]
 pub struct FeederView<'a>(&'a ControlBlock);
@@ -140,6 +166,13 @@ impl FeederView<'_> {
     pub fn endpoint_lag(&self, endpoint: u8, lag_ns: u64) {
         if let Some(l) = self.0.endpoint_lag_ns.get(usize::from(endpoint)) {
             l.store(lag_ns, Ordering::Relaxed);
+        }
+    }
+
+    /// Count one refusal of kind `c` for `endpoint` (ignored beyond the 8 tracked endpoints).
+    pub fn endpoint_count(&self, c: EndpointCounter, endpoint: u8) {
+        if let Some(n) = endpoint_counters(self.0, c).get(usize::from(endpoint)) {
+            n.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -526,6 +526,19 @@ record! {
         /// Signer: dry-run capture file, NUL-padded UTF-8 path (empty: none). Written once at
         /// start, before `signer_mode`.
         pub signer_capture_path: [AtomicU8; 256],
+        /// Reserved (aligns the per-endpoint counters below).
+        pub _pad_feeder_refusals: [AtomicU8; 4],
+        /// Feeder, per endpoint: updates refused for a slot beyond the bound
+        /// (`[feeder] max_slot_lead` past the peers' highest or the time-advanced last slot).
+        pub endpoint_slot_refused: [AtomicU64; 8],
+        /// Feeder, per endpoint: accounts refused for an owner other than their program.
+        pub endpoint_owner_refused: [AtomicU64; 8],
+        /// Feeder, per endpoint: connections dropped for a frame over `max_frame_bytes`.
+        pub endpoint_frames_too_large: [AtomicU64; 8],
+        /// Feeder, per endpoint: subscription replies refused (repeated or unknown request).
+        pub endpoint_subscription_replies_refused: [AtomicU64; 8],
+        /// Feeder, per endpoint: refetches that failed or timed out.
+        pub endpoint_refetch_failures: [AtomicU64; 8],
     }
 }
 

@@ -341,21 +341,7 @@ fn check_http(key: &str, url: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// `scheme://host[:port]` of `url`, the rest (path, query, user info: where API keys live)
-/// replaced by `/…`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<not a URL>".to_owned();
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let tail = if rest.len() > authority.len() || authority.contains('@') {
-        "/…"
-    } else {
-        ""
-    };
-    format!("{scheme}://{host}{tail}")
-}
+pub use phantom_config::redact_url;
 
 impl SignerConfig {
     /// Checks the table's values.
@@ -1016,14 +1002,5 @@ destination = "{a3}"
         let dbg = format!("{:?}", c);
         assert!(!dbg.contains("SECRETKEY"), "{dbg}");
         assert!(dbg.contains("https://rpc.example.com/…"), "{dbg}");
-    }
-
-    #[test]
-    fn redact_url_keeps_only_scheme_and_host() {
-        assert_eq!(redact_url("http://127.0.0.1:8899"), "http://127.0.0.1:8899");
-        assert_eq!(redact_url("https://x.pro/TOKEN/"), "https://x.pro/…");
-        assert_eq!(redact_url("https://user:pw@host/"), "https://host/…");
-        assert_eq!(redact_url("https://user:pw@host"), "https://host/…");
-        assert_eq!(redact_url("nonsense"), "<not a URL>");
     }
 }

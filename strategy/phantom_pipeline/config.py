@@ -21,6 +21,21 @@ class ConfigError(Exception):
     """The config is invalid; the message names the key and the problem."""
 
 
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``; the rest (path, query, fragment, user info: where
+    API keys live) becomes ``/…``. The same rule as the Rust ``phantom_config::redact_url``;
+    every URL the CLI shows (``status``, ``status --json``) goes through it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>"
+    authority = rest
+    for stop in "/?#":
+        authority = authority.split(stop, 1)[0]
+    host = authority.rsplit("@", 1)[-1]
+    tail = "/…" if len(rest) > len(authority) or "@" in authority else ""
+    return f"{scheme}://{host}{tail}"
+
+
 def _pow2(v: int) -> bool:
     return v > 0 and v & (v - 1) == 0
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from phantom_pipeline import _native
+from phantom_pipeline.config import redact_url
 from phantom_pipeline.instance import InstanceSegments
 from phantom_pipeline.segments import SegmentView
 
@@ -107,8 +108,14 @@ def feeder_topology(instance: str, c: Any) -> dict[str, Any]:
     connected, wins, lag = c.entry["endpoint_connected"], c.entry["endpoint_wins"], c.entry[
         "endpoint_lag_ns"]  # fmt: skip
     endpoints = [
-        {"ws": ep.get("ws"), "rpc": ep.get("rpc"), "connected": bool(connected[i]),
-         "wins": int(wins[i]), "lag_ns": int(lag[i])}
+        {"ws": redact_url(str(ep.get("ws", ""))), "rpc": redact_url(str(ep.get("rpc", ""))),
+         "connected": bool(connected[i]), "wins": int(wins[i]), "lag_ns": int(lag[i]),
+         "refused": {"slot": int(c.entry["endpoint_slot_refused"][i]),
+                     "owner": int(c.entry["endpoint_owner_refused"][i]),
+                     "frames_too_large": int(c.entry["endpoint_frames_too_large"][i]),
+                     "subscription_replies": int(
+                         c.entry["endpoint_subscription_replies_refused"][i]),
+                     "refetch_failures": int(c.entry["endpoint_refetch_failures"][i])}}
         for i, ep in enumerate(raw.get("feeder", {}).get("endpoints", [])[: len(wins)])
     ]  # fmt: skip
     pools = []

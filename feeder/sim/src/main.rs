@@ -16,6 +16,7 @@ use phantom_sim::{pubsub, rpc, sendlog};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -94,6 +95,39 @@ struct Args {
     /// Fault: probability of a malformed frame.
     #[arg(long, default_value_t = 0.0)]
     malformed_probability: f64,
+    /// Fault: every N-th notification of a connection claims slot 2^63 (account and slot
+    /// notifications alike; 0: never).
+    #[arg(long, default_value_t = 0)]
+    lying_slot_every: u64,
+    /// Fault: after every 200 notifications of a connection, one frame of this many bytes
+    /// (0: never).
+    #[arg(long, default_value_t = 0)]
+    oversized_frame_bytes: usize,
+    /// Fault: after each subscription reply, this many more replies to the same request with
+    /// fresh subscription ids.
+    #[arg(long, default_value_t = 0)]
+    subscription_reply_flood: u64,
+    /// Fault: every account notification names this owner (base58) instead of the account's
+    /// real one; JSON-RPC answers stay truthful.
+    #[arg(long, value_parser = parse_address)]
+    wrong_owner: Option<[u8; 32]>,
+    /// Fault: hold every JSON-RPC answer this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    rpc_stall_ms: u64,
+    /// The hostile faults (--lying-slot-every, --oversized-frame-bytes,
+    /// --subscription-reply-flood, --wrong-owner, --rpc-stall-ms) stop when the market stops
+    /// moving (--steps), so the endpoint behaves from then on.
+    #[arg(long)]
+    faults_end_with_market: bool,
+    /// The hostile faults take turns: for S seconds only --lying-slot-every acts, then only
+    /// --oversized-frame-bytes, --subscription-reply-flood, --wrong-owner, --rpc-stall-ms,
+    /// then S seconds of none, and again (0: all act at once).
+    #[arg(long, default_value_t = 0.0)]
+    fault_cycle_s: f64,
+}
+
+fn parse_address(s: &str) -> Result<[u8; 32], String> {
+    codec::address(s)
 }
 
 /// Apply a pool's new state to its accounts; returns the changed account indices.
@@ -166,6 +200,7 @@ fn drive(
     let mut changed = Vec::with_capacity(2);
     let end = args.duration_s.map(|d| start + (d * 1e9) as u64);
     let mut steps = 0u64;
+    let mut frozen_faults_off = false;
     loop {
         let now = monotonic_ns();
         if end.is_some_and(|e| now >= e) {
@@ -177,7 +212,23 @@ fn drive(
             state.advance_slot(slot);
             let _ = tx.send(Event::Slot { slot });
         }
+        if args.fault_cycle_s > 0.0 && !frozen_faults_off {
+            let phase = ((now - start) as f64 / 1e9 / args.fault_cycle_s) as usize
+                % (pubsub::Knob::ALL.len() + 1);
+            let active = pubsub::Knob::ALL
+                .get(phase)
+                .map_or(pubsub::HOSTILE_NONE, |k| *k as u8);
+            if pubsub::HOSTILE.swap(active, Ordering::Relaxed) != active {
+                let name = pubsub::Knob::ALL.get(phase).map_or("none", |k| k.flag());
+                eprintln!("phantom-sim: hostile fault now: {name}");
+            }
+        }
         if args.steps.is_some_and(|n| steps >= n) {
+            if args.faults_end_with_market && !frozen_faults_off {
+                frozen_faults_off = true;
+                pubsub::HOSTILE.store(pubsub::HOSTILE_NONE, Ordering::Relaxed);
+                eprintln!("phantom-sim: market frozen; hostile faults off");
+            }
             // Frozen: slots still advance (a live node's do), prices no longer move.
             std::thread::sleep(Duration::from_millis(5));
             continue;
@@ -274,6 +325,10 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         duplicate_probability: args.duplicate_probability,
         reorder_probability: args.reorder_probability,
         malformed_probability: args.malformed_probability,
+        lying_slot_every: args.lying_slot_every,
+        oversized_frame_bytes: args.oversized_frame_bytes,
+        subscription_reply_flood: args.subscription_reply_flood,
+        wrong_owner: args.wrong_owner,
     };
     let stats = Arc::new(pubsub::Stats::default());
     tokio::spawn(pubsub::serve(
@@ -285,6 +340,7 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         log,
     ));
     let rpc_state = state.clone();
+    let rpc_stall = Duration::from_millis(args.rpc_stall_ms);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = http.accept().await else {
@@ -293,7 +349,15 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
             let st = rpc_state.clone();
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let svc = hyper::service::service_fn(move |req| rpc::handle(req, st.clone()));
+                let svc = hyper::service::service_fn(move |req| {
+                    let st = st.clone();
+                    async move {
+                        if !rpc_stall.is_zero() && pubsub::hostile(pubsub::Knob::RpcStall) {
+                            tokio::time::sleep(rpc_stall).await;
+                        }
+                        rpc::handle(req, st).await
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(io, svc)
                     .await;

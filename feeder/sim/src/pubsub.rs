@@ -3,7 +3,9 @@
 //! `accountNotification` / `slotNotification` frames exactly as a Solana RPC node sends them.
 //!
 //! Fault knobs (per connection) make the feeder's error paths testable: close the connection
-//! after N notifications, stall, duplicate, reorder, or send a malformed frame.
+//! after N notifications, stall, duplicate, reorder, or send a malformed frame; and the
+//! hostile ones: lie about the slot, send an oversized frame, flood subscription replies,
+//! or claim another owner for every account.
 
 use crate::sendlog::SendLog;
 use crate::state::{Event, State};
@@ -12,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::schema::splitmix64;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
@@ -33,6 +35,93 @@ pub struct Faults {
     pub reorder_probability: f64,
     /// Probability of sending a malformed frame before a notification.
     pub malformed_probability: f64,
+    /// Every N-th notification of a connection claims slot [`LYING_SLOT`] (0: never).
+    pub lying_slot_every: u64,
+    /// Send one frame of this many bytes after every [`OVERSIZED_EVERY`] notifications of a
+    /// connection (0: never).
+    pub oversized_frame_bytes: usize,
+    /// After each subscription reply, this many more replies to the same request, each with
+    /// a fresh subscription id.
+    pub subscription_reply_flood: u64,
+    /// Every account notification names this owner instead of the account's (PubSub only:
+    /// JSON-RPC answers stay truthful).
+    pub wrong_owner: Option<[u8; 32]>,
+}
+
+/// The hostile knobs, in the order `--fault-cycle-s` turns them on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// `--lying-slot-every`.
+    LyingSlot = 0,
+    /// `--oversized-frame-bytes`.
+    OversizedFrame = 1,
+    /// `--subscription-reply-flood`.
+    SubscriptionFlood = 2,
+    /// `--wrong-owner`.
+    WrongOwner = 3,
+    /// `--rpc-stall-ms`.
+    RpcStall = 4,
+}
+
+impl Knob {
+    /// Every knob, in cycle order.
+    pub const ALL: [Knob; 5] = [
+        Knob::LyingSlot,
+        Knob::OversizedFrame,
+        Knob::SubscriptionFlood,
+        Knob::WrongOwner,
+        Knob::RpcStall,
+    ];
+
+    /// The flag's name.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Knob::LyingSlot => "--lying-slot-every",
+            Knob::OversizedFrame => "--oversized-frame-bytes",
+            Knob::SubscriptionFlood => "--subscription-reply-flood",
+            Knob::WrongOwner => "--wrong-owner",
+            Knob::RpcStall => "--rpc-stall-ms",
+        }
+    }
+}
+
+/// [`HOSTILE`] value: every configured hostile knob acts (the default).
+pub const HOSTILE_ALL: u8 = 255;
+/// [`HOSTILE`] value: no hostile knob acts.
+pub const HOSTILE_NONE: u8 = 254;
+
+/// Which hostile knobs act: [`HOSTILE_ALL`], [`HOSTILE_NONE`] (`--faults-end-with-market`
+/// once the market stops moving, so a test can check what a client makes of an endpoint that
+/// behaves again) or one [`Knob`] (`--fault-cycle-s`).
+pub static HOSTILE: AtomicU8 = AtomicU8::new(HOSTILE_ALL);
+
+/// Whether `knob` acts now.
+pub fn hostile(knob: Knob) -> bool {
+    let h = HOSTILE.load(Ordering::Relaxed);
+    h == HOSTILE_ALL || h == knob as u8
+}
+
+/// The slot a lying notification claims (2^63: far ahead of any real slot).
+pub const LYING_SLOT: u64 = 1 << 63;
+
+/// Notifications between two oversized frames of `--oversized-frame-bytes`.
+pub const OVERSIZED_EVERY: u64 = 200;
+
+/// A frame of exactly `bytes` bytes (at least a few dozen) shaped like an account
+/// notification, its data a long base64 run.
+pub fn oversized_frame(sub: u64, slot: u64, bytes: usize) -> String {
+    let head = format!(
+        r#"{{"jsonrpc":"2.0","method":"accountNotification","params":{{"result":{{"context":{{"slot":{slot}}},"value":{{"lamports":1,"data":[""#
+    );
+    let tail = format!(
+        r#"","base64"],"owner":"11111111111111111111111111111111","executable":false,"rentEpoch":0,"space":0}}}},"subscription":{sub}}}}}"#
+    );
+    let fill = bytes.saturating_sub(head.len() + tail.len());
+    let mut f = String::with_capacity(head.len() + fill + tail.len());
+    f.push_str(&head);
+    f.extend(std::iter::repeat_n('A', fill));
+    f.push_str(&tail);
+    f
 }
 
 /// Counters of the PubSub server.
@@ -141,6 +230,16 @@ fn handle_request(text: &str, conn: &mut Conn, state: &State, stats: &Stats) -> 
 
 /// The `accountNotification` frame for `event`.
 pub fn account_notification(sub: u64, slot: u64, account: &crate::state::Account) -> String {
+    account_notification_as(sub, slot, account, &account.owner)
+}
+
+/// [`account_notification`] naming `owner` as the account's owner.
+pub fn account_notification_as(
+    sub: u64,
+    slot: u64,
+    account: &crate::state::Account,
+    owner: &[u8; 32],
+) -> String {
     let data = base64::engine::general_purpose::STANDARD.encode(&account.data);
     format!(
         concat!(
@@ -150,7 +249,7 @@ pub fn account_notification(sub: u64, slot: u64, account: &crate::state::Account
         slot,
         account.lamports,
         data,
-        bs58::encode(account.owner).into_string(),
+        bs58::encode(owner).into_string(),
         account.data.len(),
         sub
     )
@@ -194,8 +293,26 @@ async fn serve_conn(
                 match msg {
                     Some(Ok(Message::Text(t))) => {
                         let reply = handle_request(&t, &mut conn, &state, &stats);
+                        let subscribed = faults.subscription_reply_flood > 0
+                            && hostile(Knob::SubscriptionFlood)
+                            && reply.contains("\"result\":")
+                            && (t.contains("\"accountSubscribe\"") || t.contains("\"slotSubscribe\""));
                         if tx.send(Message::text(reply)).await.is_err() {
                             return;
+                        }
+                        if subscribed {
+                            let id = serde_json::from_str::<serde_json::Value>(&t)
+                                .ok()
+                                .and_then(|v| v.get("id").cloned())
+                                .unwrap_or(serde_json::Value::Null);
+                            for _ in 0..faults.subscription_reply_flood {
+                                conn.next_sub += 1;
+                                let extra = serde_json::json!(
+                                    {"jsonrpc": "2.0", "result": conn.next_sub, "id": id});
+                                if tx.send(Message::text(extra.to_string())).await.is_err() {
+                                    return;
+                                }
+                            }
                         }
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
@@ -211,13 +328,27 @@ async fn serve_conn(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
+                let lie = faults.lying_slot_every > 0
+                    && hostile(Knob::LyingSlot)
+                    && (conn.sent + 1).is_multiple_of(faults.lying_slot_every);
                 let (frame, index, slot) = match &ev {
                     Event::Account { index, slot, account } => match conn.accounts.get(index) {
-                        Some(&sub) => (account_notification(sub, *slot, account), *index as u32, *slot),
+                        Some(&sub) => {
+                            let claimed = if lie { LYING_SLOT } else { *slot };
+                            let owner = faults
+                                .wrong_owner
+                                .as_ref()
+                                .filter(|_| hostile(Knob::WrongOwner))
+                                .unwrap_or(&account.owner);
+                            (account_notification_as(sub, claimed, account, owner), *index as u32, *slot)
+                        }
                         None => continue,
                     },
                     Event::Slot { slot } => match conn.slot_sub {
-                        Some(sub) => (slot_notification(sub, *slot), u32::MAX, *slot),
+                        Some(sub) => {
+                            let claimed = if lie { LYING_SLOT } else { *slot };
+                            (slot_notification(sub, claimed), u32::MAX, *slot)
+                        }
                         None => continue,
                     },
                 };
@@ -246,6 +377,16 @@ async fn serve_conn(
                     }
                     conn.sent += 1;
                     stats.notifications.fetch_add(1, Ordering::Relaxed);
+                }
+                if faults.oversized_frame_bytes > 0
+                    && hostile(Knob::OversizedFrame)
+                    && conn.sent.is_multiple_of(OVERSIZED_EVERY)
+                {
+                    let sub = conn.accounts.values().next().copied().unwrap_or(0);
+                    let big = oversized_frame(sub, slot, faults.oversized_frame_bytes);
+                    if tx.send(Message::text(big)).await.is_err() {
+                        return;
+                    }
                 }
                 if faults.stall_every > 0 && conn.sent.is_multiple_of(faults.stall_every) {
                     tokio::time::sleep(std::time::Duration::from_millis(faults.stall_ms)).await;

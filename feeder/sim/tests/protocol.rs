@@ -191,3 +191,13 @@ async fn a_connection_is_dropped_after_the_configured_number_of_notifications() 
     }
     assert_eq!(notes, 10);
 }
+
+#[test]
+fn an_oversized_frame_has_the_size_asked_for_and_is_a_notification() {
+    let f = phantom_sim::pubsub::oversized_frame(7, 300, 100_000);
+    assert_eq!(f.len(), 100_000);
+    let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+    assert_eq!(v["method"], "accountNotification");
+    assert_eq!(v["params"]["subscription"], 7);
+    assert_eq!(v["params"]["result"]["context"]["slot"], 300);
+}

@@ -1,7 +1,8 @@
 //! phantom-config: what the feeder and the signer share about reading their config file:
 //! the error type (every refusal names the dotted path of the offending key) and TOML
 //! parsing into a typed view with that path attached (`pools[2].vaults[1]: ...`).
-//! Each executable validates its own tables on top.
+//! Each executable validates its own tables on top. Also the one URL redaction both use
+//! wherever an endpoint URL is shown ([`redact_url`]).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -82,6 +83,29 @@ fn toml_error(key: &str, e: &toml::de::Error, text: &str) -> ConfigError {
     ConfigError::invalid(key, message)
 }
 
+/// `scheme://host[:port]` of `url`, the rest (path, query, fragment, user info: where API
+/// keys live) replaced by `/…`. Every log line, error and `Debug` output that names an
+/// endpoint goes through this.
+///
+/// ```
+/// use phantom_config::redact_url;
+/// assert_eq!(redact_url("https://rpc.example.com/v2/SECRET?k=1"), "https://rpc.example.com/…");
+/// assert_eq!(redact_url("ws://127.0.0.1:8900"), "ws://127.0.0.1:8900");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".to_owned();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let tail = if rest.len() > authority.len() || authority.contains('@') {
+        "/…"
+    } else {
+        ""
+    };
+    format!("{scheme}://{host}{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +122,17 @@ mod tests {
     #[allow(dead_code)]
     struct Pool {
         kind: String,
+    }
+
+    #[test]
+    fn redact_url_keeps_only_scheme_and_host() {
+        assert_eq!(redact_url("http://127.0.0.1:8899"), "http://127.0.0.1:8899");
+        assert_eq!(redact_url("https://x.pro/TOKEN/"), "https://x.pro/…");
+        assert_eq!(redact_url("https://x.pro?api-key=TOKEN"), "https://x.pro/…");
+        assert_eq!(redact_url("wss://x.pro#TOKEN"), "wss://x.pro/…");
+        assert_eq!(redact_url("https://user:pw@host/"), "https://host/…");
+        assert_eq!(redact_url("https://user:pw@host"), "https://host/…");
+        assert_eq!(redact_url("nonsense"), "<not a URL>");
     }
 
     #[test]
