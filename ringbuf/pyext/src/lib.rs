@@ -382,6 +382,7 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         ("EXPIRED", exec_error::EXPIRED),
         ("TRANSACTION_ERROR", exec_error::TRANSACTION_ERROR),
         ("UNKNOWN_AT_STOP", exec_error::UNKNOWN_AT_STOP),
+        ("IN_FLIGHT_AT_RESTART", exec_error::IN_FLIGHT_AT_RESTART),
     ] {
         errors.set_item(name, i64::from(value))?;
     }
