@@ -24,7 +24,7 @@ from phantom_pipeline.embedded import DEFAULT_LIMITS
 
 #: One hostile intent per tick, cycling through the ways to break the route rules on the
 #: embedded default's route 0 (CPMM -> CPMM, a cycle, max amount in 10^12).
-HOSTILE = '''
+HOSTILE = """
 from numba import njit
 import numpy as np
 from phantom_pipeline.constants import MARKET_POOL_UPDATE
@@ -71,7 +71,7 @@ def hostile_kernel(tick, pools, state, params, out):
 class Hostile(Strategy):
     kernel = hostile_kernel
     max_intents_per_tick = 1
-'''
+"""
 
 EXPECTED = {
     "leg_min_out_zero",  # the issue's dumping kernel: amount_in=[1000, 5e11], min_out=[0, 0]

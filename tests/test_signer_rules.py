@@ -24,10 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
-
-from conftest import Procs
-from phantom_pipeline import _native
-from phantom_pipeline.schema import ORDER_INTENT
 from test_signer import (
     COMPUTE_BUDGET,
     CPMM,
@@ -45,6 +41,10 @@ from test_signer import (
     anchor,
     write_keypair,
 )
+
+from conftest import Procs
+from phantom_pipeline import _native
+from phantom_pipeline.schema import ORDER_INTENT
 
 SYSTEM = Pubkey.from_string("11111111111111111111111111111111")
 REASON_NAME = {code: name for name, code in REASON.items()}

@@ -1250,8 +1250,8 @@ mod tests {
                         prop_assert_eq!((a[k], m[k]), (0, 0));
                     }
                     prop_assert!(a[0] <= r.max_amount_in_raw);
-                    for k in 1..n {
-                        prop_assert!(a[k] <= out(k - 1));
+                    for (k, &sold) in a.iter().enumerate().take(n).skip(1) {
+                        prop_assert!(sold <= out(k - 1));
                     }
                     let last = out(n - 1) as u128;
                     if r.cyclic {

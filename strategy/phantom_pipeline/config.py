@@ -133,8 +133,7 @@ def _check_route_floors(routes: list[dict[str, Any]]) -> None:
             v = route[key]
             if isinstance(v, bool) or not isinstance(v, int) or not lowest <= v < 2**64:
                 raise ConfigError(
-                    f"routes[{i}].{key}: expected an integer from {lowest} to 2**64 - 1, "
-                    f"got {v!r}"
+                    f"routes[{i}].{key}: expected an integer from {lowest} to 2**64 - 1, got {v!r}"
                 )
 
 

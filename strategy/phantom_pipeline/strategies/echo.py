@@ -1,11 +1,11 @@
 """``EchoStrategy``: one intent per pool update, for exercising the pipeline end to end.
 
 It trades nothing sensible: route ``route_base + pool_id``, amount = the pool's token-A
-reserve scaled by ``amount_bps`` (at least 1), and ``min_out`` the same amount scaled by
+reserve scaled by ``amount_bps`` (at least 1), and ``min_out`` that amount scaled by
 ``min_out_ppm`` (at least 1): a one-leg intent that obeys the signer's route rules (no zero
-amount or ``min_out``; on a cyclic or price-floored route, set ``min_out_ppm`` to match). Because every pool update becomes exactly one intent whose
-``tick_seq`` is the tick's, it makes lost or repeated ticks visible downstream (the swap
-tests and benchmarks count on that).
+amount or ``min_out``; on a cyclic or price-floored route, set ``min_out_ppm`` to match).
+Because every pool update becomes exactly one intent whose ``tick_seq`` is the tick's, it
+makes lost or repeated ticks visible downstream (the swap tests and benchmarks count on that).
 """
 
 from __future__ import annotations
