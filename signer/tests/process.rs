@@ -725,11 +725,12 @@ fn live_send_fast_endpoint_wins_over_slow_and_erroring_then_lands() {
     let signer = format!(
         "mode = \"live\"\nkeypair_path = \"{}\"\nrpc_endpoints = [\"{}\", \"{}\", \"{}\"]\n\
          send_timeout_ms = 120000\nlanding_poll_ms = 10\nblockhash_refresh_ms = 20\n\
-         blockhash_max_age_ms = 600000",
+         blockhash_max_age_ms = 600000\ncapture_path = \"{}\"",
         key.display(),
         slow.url,
         erroring.url,
-        fast.url
+        fast.url,
+        inst.dir.join("capture.jsonl").display()
     );
     let config = inst.write_config(&signer);
     inst.spawn(&config, &["--live"]);
@@ -761,6 +762,10 @@ fn live_send_fast_endpoint_wins_over_slow_and_erroring_then_lands() {
         rs.iter()
             .any(|r| r.intent_seq == seq && r.status == exec_status::LANDED)
     });
+    // Live, the capture line is written before the send, with the signer still running.
+    let capture = std::fs::read_to_string(inst.dir.join("capture.jsonl")).expect("capture");
+    let line: Value = serde_json::from_str(capture.lines().last().expect("a line")).expect("json");
+    assert_eq!(line["intent_seq"], seq);
     assert_eq!(
         slow.sends.load(Ordering::SeqCst),
         1,
