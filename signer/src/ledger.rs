@@ -372,11 +372,11 @@ impl Ledger {
             let b = wall_ns / width;
             let at = off + 16 * (b % n as u64) as usize;
             let held = self.get(at);
+            // A newer bucket in the slot (the clock stepped back) takes the cost: it is kept
+            // longer, which errs on the safe side.
             if held == NONE || held < b {
                 self.set(at + 8, 0);
                 self.set(at, b);
-            } else if held > b {
-                // The clock stepped back: count it in the newer bucket (kept longer).
             }
             self.set(at + 8, self.get(at + 8).saturating_add(cost));
         }
