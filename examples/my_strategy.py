@@ -48,7 +48,10 @@ def my_kernel(tick: Any, pools: Any, state: Any, params: Any, out: Any) -> int:
     o = out[0]
     o.route_id = p.route_id
     o.amount_in[0] = p.amount_in
-    o.min_out[0] = apply_slippage(quote, p.slippage_bps)
+    min_out = apply_slippage(quote, p.slippage_bps)
+    if min_out == 0:
+        return 0  # the signer refuses a zero min_out (it would sell at any price)
+    o.min_out[0] = min_out
     o.cu_price_micro_lamports = p.cu_price_micro_lamports
     o.tip_lamports = 0
     o.expected_profit = 0

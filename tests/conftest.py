@@ -43,6 +43,13 @@ def _numba_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ["NUMBA_CACHE_DIR"] = str(tmp_path_factory.mktemp("numba-cache"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The signers' ledgers (XDG_STATE_HOME/phantom-pipeline/<instance>/) live with the
+    # session's files, never in the user's state directory.
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+
+
 @pytest.fixture
 def instance() -> Iterator[str]:
     """A unique instance name; every segment named after it is removed at teardown."""

@@ -113,3 +113,18 @@ def test_the_example_configs_are_valid_for_every_process(tmp_path: Path) -> None
                                 "--check-config"],
                                capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
             assert r.returncode == 0, (name, exe, r.stderr)
+
+
+def test_route_floors_are_accepted_and_bad_ones_name_the_key() -> None:
+    good = GOOD.replace(
+        "[[routes]]\n", "[[routes]]\nmin_profit_raw = 0\nmin_out_per_in_ppm = 990000\n"
+    )
+    assert parse(good).raw["routes"][0]["min_out_per_in_ppm"] == 990_000
+    for line, message in [
+        ("min_profit_raw = -1", "routes[0].min_profit_raw: expected an integer from 0"),
+        ("min_out_per_in_ppm = 0", "routes[0].min_out_per_in_ppm: expected an integer from 1"),
+        ('min_out_per_in_ppm = "1"', "routes[0].min_out_per_in_ppm: expected an integer"),
+        ("min_profit_raw = true", "routes[0].min_profit_raw: expected an integer"),
+    ]:
+        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            parse(GOOD.replace("[[routes]]\n", f"[[routes]]\n{line}\n"))

@@ -579,8 +579,11 @@ def test_python_signers_produce_the_rust_signers_bytes(
     for seq in range(12):
         route = seq % 3
         amount = rng.randint(1, 10**9)
-        intent = (route, amount, rng.randint(0, 10**12), 0, rng.randint(0, 10**12),
-                  rng.randint(0, 10**12), 0, rng.randint(0, 10**6),
+        # Within the signer's route rules: leg 1 sells at most leg 0's min_out, and the
+        # last min_out covers the input (the routes may be cycles).
+        m0 = rng.randint(1, 10**12)
+        intent = (route, amount, rng.randint(1, m0), 0, m0,
+                  rng.randint(amount, 10**12), 0, rng.randint(0, 10**6),
                   rng.randint(1, 10**6) if route == 2 else 0, 0)  # fmt: skip
         intents.append(intent)
         rec = np.zeros(1, dtype=ORDER_INTENT)[0]

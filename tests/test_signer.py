@@ -268,7 +268,7 @@ def test_every_route_signs_a_transaction_solders_verifies_and_decodes(
     signer.push(1, 1, 2_000_003, 1_800_003)
     signer.push(2, 2, 3_000_005, 2_700_005, variant=1)
     signer.push(3, 3, 777)
-    signer.push(4, 2, 10, variant=7)  # no such tick-array variant
+    signer.push(4, 2, 10, 9, variant=7)  # no such tick-array variant
     reports = signer.decided(5)
     rejected = [r for r in reports if r["status"] == STATUS["REJECTED"]]
     assert [(int(r["intent_seq"]), int(r["reason"])) for r in rejected] == [

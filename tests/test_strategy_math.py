@@ -214,6 +214,27 @@ def test_two_pool_arb_trades_a_dislocation_with_a_profit_guaranteeing_min_out() 
     assert int(o["tip_lamports"]) == 10_000
 
 
+def test_two_pool_arb_meets_the_routes_min_profit_raw_and_worst_price() -> None:
+    """The signer's floors on the last min_out (route keys) are met by the intent."""
+    pools = np.concatenate([
+        _pool(POOL_RAYDIUM_AMM_V4, 10**12, 150 * 10**12),
+        _pool(POOL_RAYDIUM_AMM_V4, 10**12, 147 * 10**12),
+    ])  # fmt: skip
+    for extra, floor in (
+        ({"min_profit_raw": 10**9}, lambda x: x + 10**9),
+        ({"min_out_per_in_ppm": 1_050_000}, lambda x: -(-x * 1_050_000 // 1_000_000)),
+    ):
+        route = {**two_leg(0, "a_to_b", 1, "b_to_a"), **extra}
+        s = _strategy(TwoPoolArb, [route], min_profit=1000)
+        out = np.zeros(1, dtype=ORDER_INTENT)
+        assert _run(TwoPoolArb.kernel, _tick(1)[0], pools, s.make_state(2), s.params_array(),
+                    out) == 1  # fmt: skip
+        o = out[0]
+        x = int(o["amount_in"][0])
+        assert int(o["min_out"][1]) >= floor(x), extra
+        assert int(o["amount_in"][1]) == int(o["min_out"][0]) > 0
+
+
 def test_no_intent_when_there_is_no_profit_after_fees() -> None:
     pools = np.concatenate([
         _pool(POOL_RAYDIUM_AMM_V4, 10**12, 150 * 10**12),

@@ -237,6 +237,18 @@ impl SignerView<'_> {
         self.0.pid_signer.store(pid, Ordering::Relaxed);
     }
 
+    /// Publish the lamport budget: committed in the rolling minute and day, and the limits
+    /// (Relaxed: read on their own by `status`).
+    pub fn budget(&self, committed_minute: u64, committed_day: u64, limits: (u64, u64)) {
+        let b = self.0;
+        b.signer_budget_committed_minute
+            .store(committed_minute, Ordering::Relaxed);
+        b.signer_budget_committed_day
+            .store(committed_day, Ordering::Relaxed);
+        b.signer_budget_limit_minute.store(limits.0, Ordering::Relaxed);
+        b.signer_budget_limit_day.store(limits.1, Ordering::Relaxed);
+    }
+
     /// Announce the signer's mode and capture file path (truncated to the field at a UTF-8
     /// boundary): the path first, then `mode` with Release, which publishes it.
     pub fn announce(&self, mode: u32, capture_path: &str) {

@@ -325,9 +325,29 @@ pub mod reject_reason {
     /// `unsignable`: the route's template cannot take the intent (no such tick-array
     /// variant, or a tip on a route without a tip account).
     pub const UNSIGNABLE: u8 = 14;
+    /// `leg_amount_zero`: a used leg after the first has amount in zero.
+    pub const LEG_AMOUNT_ZERO: u8 = 15;
+    /// `leg_min_out_zero`: a used swap leg has min out zero (it would sell at any price).
+    pub const LEG_MIN_OUT_ZERO: u8 = 16;
+    /// `leg_chain_exceeds_min_out`: a leg sells more than the previous leg guarantees
+    /// (`amount_in[k] > min_out[k-1]`).
+    pub const LEG_CHAIN_EXCEEDS_MIN_OUT: u8 = 17;
+    /// `unused_leg_nonzero`: an amount or min out is set on a leg the route does not have
+    /// (or a min out on an `spl_transfer` leg, which has none).
+    pub const UNUSED_LEG_NONZERO: u8 = 18;
+    /// `cycle_below_min_profit`: on a cyclic route, the last leg's min out is below
+    /// `amount_in[0] + min_profit_raw`.
+    pub const CYCLE_BELOW_MIN_PROFIT: u8 = 19;
+    /// `below_min_price`: the last leg's min out is below `amount_in[0]` times the route's
+    /// `min_out_per_in_ppm` / 10^6.
+    pub const BELOW_MIN_PRICE: u8 = 20;
+    /// `lamport_budget_minute`: the intent's cost would exceed `max_lamports_per_minute`.
+    pub const LAMPORT_BUDGET_MINUTE: u8 = 21;
+    /// `lamport_budget_day`: the intent's cost would exceed `max_lamports_per_day`.
+    pub const LAMPORT_BUDGET_DAY: u8 = 22;
 
     /// Every reason as (code, name), in code order.
-    pub const ALL: [(u8, &str); 14] = [
+    pub const ALL: [(u8, &str); 22] = [
         (KILL_SWITCH, "kill_switch"),
         (STALE_EPOCH, "stale_epoch"),
         (DUPLICATE, "duplicate"),
@@ -342,6 +362,14 @@ pub mod reject_reason {
         (RATE_LIMITED, "rate_limited"),
         (NOTIONAL_LIMIT, "notional_limit"),
         (UNSIGNABLE, "unsignable"),
+        (LEG_AMOUNT_ZERO, "leg_amount_zero"),
+        (LEG_MIN_OUT_ZERO, "leg_min_out_zero"),
+        (LEG_CHAIN_EXCEEDS_MIN_OUT, "leg_chain_exceeds_min_out"),
+        (UNUSED_LEG_NONZERO, "unused_leg_nonzero"),
+        (CYCLE_BELOW_MIN_PROFIT, "cycle_below_min_profit"),
+        (BELOW_MIN_PRICE, "below_min_price"),
+        (LAMPORT_BUDGET_MINUTE, "lamport_budget_minute"),
+        (LAMPORT_BUDGET_DAY, "lamport_budget_day"),
     ];
 
     /// The documented name of `code`, if it is a reason.
@@ -367,6 +395,10 @@ named_consts! {
         TRANSACTION_ERROR = 4,
         /// The signer stopped before the transaction's fate was known (it may still land).
         UNKNOWN_AT_STOP = 5,
+        /// The signer died after accepting the intent (its write-ahead ledger record was
+        /// written; the transaction may have been signed and sent): reported by the restarted
+        /// signer, which will not sign it again.
+        IN_FLIGHT_AT_RESTART = 6,
     }
 }
 
@@ -539,6 +571,14 @@ record! {
         pub endpoint_subscription_replies_refused: [AtomicU64; 8],
         /// Feeder, per endpoint: refetches that failed or timed out.
         pub endpoint_refetch_failures: [AtomicU64; 8],
+        /// Signer: lamports committed (signed) in the rolling minute, as of its last update.
+        pub signer_budget_committed_minute: AtomicU64,
+        /// Signer: lamports committed in the rolling day (across signer restarts).
+        pub signer_budget_committed_day: AtomicU64,
+        /// Signer: `[signer.limits] max_lamports_per_minute`, announced at start.
+        pub signer_budget_limit_minute: AtomicU64,
+        /// Signer: `[signer.limits] max_lamports_per_day`, announced at start.
+        pub signer_budget_limit_day: AtomicU64,
     }
 }
 

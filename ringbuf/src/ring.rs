@@ -387,6 +387,34 @@ impl<T: Record> Consumer<T> {
         k
     }
 
+    /// Copy up to `max` readable records, `read(slot, index)` for each, without handing
+    /// them back: the caller releases each with [`Consumer::release`] once it has acted on
+    /// it, so a consumer that dies mid-batch leaves the unfinished ones in the ring for its
+    /// successor. Returns how many were read.
+    #[inline]
+    pub fn peek_batch_with(&mut self, max: u64, mut read: impl FnMut(&T, u64)) -> u64 {
+        let words = self.map.words();
+        let k = self.core.available(words).min(max);
+        let start = self.core.head();
+        for idx in start..start + k {
+            // SAFETY: published (Acquire load of tail in `available`) and not yet released,
+            // so the producer does not write the slot; T is valid for any bits.
+            read(unsafe { &*self.map.slot(idx) }, idx);
+        }
+        k
+    }
+
+    /// Hand the next `n` records back to the producer (after [`Consumer::peek_batch_with`]);
+    /// `n` must not exceed the records read and not yet released.
+    #[inline]
+    pub fn release(&mut self, n: u64) {
+        let words = self.map.words();
+        let n = n.min(self.core.available(words));
+        if n > 0 {
+            self.core.release(words, n);
+        }
+    }
+
     /// Wait until at least one record is readable or `timeout` passes; returns the number
     /// readable (0 on timeout).
     pub fn wait(&mut self, strategy: WaitStrategy, timeout: Duration) -> u64 {

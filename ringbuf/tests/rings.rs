@@ -348,4 +348,33 @@ fn broken_indices_from_the_other_end_are_refused_and_counted() {
     assert!(rx.try_pop().is_none());
     assert_eq!(rx.available(), 0);
     assert!(errors() > before);
+
+#[test]
+fn peeked_records_stay_in_the_ring_until_released_one_by_one() {
+    let n = Name::new("peek");
+    let seg = ring::create::<ProbeRecord>(&n.0, 4, &opts(0)).unwrap();
+    let mut tx = Producer::<ProbeRecord>::new(seg);
+    for s in 0..4 {
+        assert!(tx.try_push(&ProbeRecord::for_seq(s, 0)));
+    }
+    assert!(!tx.try_push(&ProbeRecord::for_seq(4, 0)), "full");
+    let mut rx = Consumer::<ProbeRecord>::attach(&n.0, Some(4)).unwrap();
+    let mut seen = Vec::new();
+    assert_eq!(rx.peek_batch_with(3, |r, i| seen.push((r.seq, i))), 3);
+    assert_eq!(seen, [(0, 0), (1, 1), (2, 2)]);
+    // Nothing handed back yet: the producer still finds the ring full, and a consumer that
+    // replaced this one would read the same records again.
+    assert!(!tx.try_push(&ProbeRecord::for_seq(4, 0)));
+    assert_eq!(rx.head(), 0);
+    rx.release(1);
+    assert_eq!(rx.head(), 1);
+    assert!(tx.try_push(&ProbeRecord::for_seq(4, 0)), "one slot back");
+    drop(rx);
+    let mut successor = Consumer::<ProbeRecord>::attach(&n.0, Some(4)).unwrap();
+    let mut again = Vec::new();
+    successor.peek_batch_with(u64::MAX, |r, _| again.push(r.seq));
+    assert_eq!(again, [1, 2, 3, 4]);
+    // Releasing more than is readable hands back only what is there.
+    successor.release(10);
+    assert_eq!(successor.head(), 5);
 }

@@ -3,9 +3,11 @@
 //! `{"epoch", "intent_seq", "tick_seq", "route_id", "signature" (base58), "tx" (base64 of the
 //! wire bytes), "t_signed_ns"}`, plus the intent's hop times (`t_tick_recv_ns`,
 //! `t_tick_pub_ns`, `t_strategy_read_ns`, `t_intent_ns`, `t_intent_read_ns`) so latency can
-//! be followed per transaction. The hot path only moves the wire bytes into a channel; a
-//! writer thread encodes and writes them through a buffer, flushing whenever the channel runs
-//! dry (so a reader sees every line soon after it is signed) and when the signer stops.
+//! be followed per transaction. In dry-run the hot path only moves the wire bytes into a
+//! channel; a writer thread encodes and writes them through a buffer, flushing whenever the
+//! channel runs dry (so a reader sees every line soon after it is signed) and when the signer
+//! stops. Live, [`CaptureWriter::write_now`] writes the line with one `write(2)` before the
+//! transaction is sent, so a SIGKILL cannot lose the line of a transaction that left.
 //! The file is appended to, never truncated.
 
 use crate::rpc::{base58, base64};
@@ -37,9 +39,34 @@ pub struct CaptureRecord {
     pub tx: Vec<u8>,
 }
 
+/// One JSON line, newline included.
+fn encode(r: &CaptureRecord) -> Vec<u8> {
+    let line = json!({
+        "epoch": r.epoch,
+        "intent_seq": r.intent_seq,
+        "tick_seq": r.tick_seq,
+        "route_id": r.route_id,
+        "signature": base58(&r.signature),
+        "tx": base64(&r.tx),
+        "t_signed_ns": r.t_signed_ns,
+        "t_tick_recv_ns": r.hops[0],
+        "t_tick_pub_ns": r.hops[1],
+        "t_strategy_read_ns": r.hops[2],
+        "t_intent_ns": r.hops[3],
+        "t_intent_read_ns": r.hops[4],
+    });
+    let mut out = line.to_string().into_bytes();
+    out.push(b'\n');
+    out
+}
+
 /// The capture file's writer thread.
 pub struct CaptureWriter {
     path: PathBuf,
+    /// The same file (append mode) for synchronous lines.
+    direct: std::fs::File,
+    /// Lines written by `write_now`.
+    direct_lines: std::sync::atomic::AtomicU64,
     tx: Option<Sender<CaptureRecord>>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
 }
@@ -51,6 +78,7 @@ impl CaptureWriter {
             .create(true)
             .append(true)
             .open(path)?;
+        let direct = file.try_clone()?;
         let (tx, rx) = channel::<CaptureRecord>();
         let thread = std::thread::Builder::new()
             .name("capture".into())
@@ -61,22 +89,7 @@ impl CaptureWriter {
                 while let Ok(first) = rx.recv() {
                     let mut next = Some(first);
                     while let Some(r) = next {
-                        let line = json!({
-                            "epoch": r.epoch,
-                            "intent_seq": r.intent_seq,
-                            "tick_seq": r.tick_seq,
-                            "route_id": r.route_id,
-                            "signature": base58(&r.signature),
-                            "tx": base64(&r.tx),
-                            "t_signed_ns": r.t_signed_ns,
-                            "t_tick_recv_ns": r.hops[0],
-                            "t_tick_pub_ns": r.hops[1],
-                            "t_strategy_read_ns": r.hops[2],
-                            "t_intent_ns": r.hops[3],
-                            "t_intent_read_ns": r.hops[4],
-                        });
-                        serde_json::to_writer(&mut out, &line)?;
-                        out.write_all(b"\n")?;
+                        out.write_all(&encode(&r))?;
                         lines += 1;
                         next = rx.try_recv().ok();
                     }
@@ -88,6 +101,8 @@ impl CaptureWriter {
             })?;
         Ok(CaptureWriter {
             path: path.to_owned(),
+            direct,
+            direct_lines: std::sync::atomic::AtomicU64::new(0),
             tx: Some(tx),
             thread: Some(thread),
         })
@@ -106,11 +121,23 @@ impl CaptureWriter {
         }
     }
 
+    /// Writes `record`'s line now, with one `write(2)` on the append-mode file (the page
+    /// cache keeps it if the process dies next). Live mode uses only this, so its lines never
+    /// interleave with the writer thread's.
+    pub fn write_now(&self, record: &CaptureRecord) -> std::io::Result<()> {
+        (&self.direct).write_all(&encode(record))?;
+        // Relaxed: a count read by `finish` on the same thread.
+        self.direct_lines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Writes everything queued, flushes, and returns the number of lines written.
     pub fn finish(mut self) -> std::io::Result<u64> {
         self.tx = None;
+        let direct = self.direct_lines.load(std::sync::atomic::Ordering::Relaxed);
         match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
+            Some(Ok(result)) => result.map(|n| n + direct),
             Some(Err(_)) => Err(std::io::Error::other("capture writer thread panicked")),
             None => Ok(0),
         }
@@ -179,6 +206,27 @@ mod tests {
         assert_eq!(lines[0]["t_tick_recv_ns"], 1);
         assert_eq!(lines[0]["t_intent_read_ns"], 5);
         assert_eq!(lines[99]["intent_seq"], 99);
+        // A synchronous line is in the file when write_now returns.
+        let w = CaptureWriter::open(&path).expect("reopen");
+        w.write_now(&CaptureRecord {
+            epoch: 3,
+            intent_seq: 100,
+            tick_seq: 110,
+            route_id: 0,
+            signature: [8; 64],
+            t_signed_ns: 1,
+            hops: [0; 5],
+            tx: vec![4],
+        })
+        .expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let last: serde_json::Value =
+            serde_json::from_str(text.lines().last().expect("line")).expect("json");
+        assert_eq!(
+            (last["epoch"].clone(), last["intent_seq"].clone()),
+            (3.into(), 100.into())
+        );
+        assert_eq!(w.finish().expect("finish"), 1);
         assert_eq!(lines[0]["tx"], "AQID");
         assert_eq!(lines[0]["signature"], bs58::encode([7u8; 64]).into_string());
         std::fs::remove_dir_all(&dir).expect("cleanup");

@@ -100,6 +100,16 @@ fn default_landing_poll_ms() -> u64 {
 fn default_landing_timeout_ms() -> u64 {
     60_000
 }
+/// Default `max_lamports_per_minute`: 0.01 SOL, about 1 900 base-fee transactions.
+pub const DEFAULT_MAX_LAMPORTS_PER_MINUTE: u64 = 10_000_000;
+/// Default `max_lamports_per_day`: 0.2 SOL.
+pub const DEFAULT_MAX_LAMPORTS_PER_DAY: u64 = 200_000_000;
+fn default_max_lamports_per_minute() -> u64 {
+    DEFAULT_MAX_LAMPORTS_PER_MINUTE
+}
+fn default_max_lamports_per_day() -> u64 {
+    DEFAULT_MAX_LAMPORTS_PER_DAY
+}
 
 /// How the signer waits for intents (the same choice as the strategy's `wait`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -175,8 +185,8 @@ pub struct SignerConfig {
 pub struct LimitsConfig {
     /// Intents accepted per second, all routes together.
     pub max_intents_per_second: u32,
-    /// Sum of first-leg `amount_in` accepted per rolling minute, raw units of the routes'
-    /// input token (routes of one engine usually start from the same token).
+    /// Sum of first-leg `amount_in` accepted per rolling minute on each route, raw units of
+    /// that route's input token (kept per route: routes may start from different mints).
     pub max_notional_per_minute_raw: u64,
     /// Intents accepted but not yet landed or failed.
     pub max_open_intents: u32,
@@ -186,6 +196,14 @@ pub struct LimitsConfig {
     pub max_compute_unit_price_micro_lamports: u64,
     /// Highest Jito tip an intent may ask for (the tip leaves the wallet whatever happens).
     pub max_tip_lamports: u64,
+    /// Lamports committed (fees, priority fee and tip of signed transactions) per rolling
+    /// minute, all routes together.
+    #[serde(default = "default_max_lamports_per_minute")]
+    pub max_lamports_per_minute: u64,
+    /// Lamports committed per rolling day (24 h), all routes together; remembered across
+    /// signer restarts and new runs of the instance (the ledger).
+    #[serde(default = "default_max_lamports_per_day")]
+    pub max_lamports_per_day: u64,
 }
 
 /// One `[[routes]]` entry: up to three legs executed atomically in one transaction.
@@ -201,6 +219,15 @@ pub struct RouteConfig {
     pub compute_unit_limit: u32,
     /// Largest first-leg `amount_in` an intent may ask for on this route.
     pub max_amount_in_raw: u64,
+    /// Cyclic routes (see [`RouteConfig::is_cyclic`]): the last leg's `min_out` must be at
+    /// least `amount_in[0]` plus this, raw units of the route's input token.
+    #[serde(default)]
+    pub min_profit_raw: u64,
+    /// The worst price the route accepts: the last leg's `min_out` must be at least
+    /// `amount_in[0] * min_out_per_in_ppm / 10^6` (raw units of the output and input tokens).
+    /// Required in live mode for a route that is not cyclic.
+    #[serde(default)]
+    pub min_out_per_in_ppm: Option<u64>,
     /// Jito tip account; when set the transaction ends with a tip transfer to it.
     #[serde(default)]
     pub tip_account: Option<Pubkey>,
@@ -301,8 +328,30 @@ impl Config {
                 "at least one [[routes]] entry is required",
             ));
         }
+        if self.routes.len() > crate::ledger::MAX_ROUTES {
+            return Err(ConfigError::invalid(
+                "routes",
+                format!(
+                    "at most {} routes (the ledger keeps a last tick for each), found {}",
+                    crate::ledger::MAX_ROUTES,
+                    self.routes.len()
+                ),
+            ));
+        }
         for (i, route) in self.routes.iter().enumerate() {
-            route.validate(&format!("routes[{i}]"), self.pool_count)?;
+            let key = format!("routes[{i}]");
+            route.validate(&key, self.pool_count)?;
+            if self.signer.mode == Mode::Live
+                && !route.is_cyclic()
+                && route.min_out_per_in_ppm.is_none()
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.min_out_per_in_ppm"),
+                    "required in live mode: the route is not cyclic (its last leg's destination \
+                     account is not its first leg's source account), so only a worst price \
+                     bounds what it may give away",
+                ));
+            }
         }
         Ok(())
     }
@@ -427,6 +476,8 @@ impl SignerConfig {
             ("max_notional_per_minute_raw", l.max_notional_per_minute_raw),
             ("max_open_intents", u64::from(l.max_open_intents)),
             ("max_tick_age_ms", l.max_tick_age_ms),
+            ("max_lamports_per_minute", l.max_lamports_per_minute),
+            ("max_lamports_per_day", l.max_lamports_per_day),
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(
@@ -434,6 +485,15 @@ impl SignerConfig {
                     "must be at least 1 (use the kill switch to stop trading)",
                 ));
             }
+        }
+        if l.max_lamports_per_minute > l.max_lamports_per_day {
+            return Err(ConfigError::invalid(
+                "signer.limits.max_lamports_per_minute",
+                format!(
+                    "{} exceeds max_lamports_per_day ({})",
+                    l.max_lamports_per_minute, l.max_lamports_per_day
+                ),
+            ));
         }
         Ok(())
     }
@@ -488,6 +548,12 @@ impl RouteConfig {
                 "must be at least 1",
             ));
         }
+        if self.min_out_per_in_ppm == Some(0) {
+            return Err(ConfigError::invalid(
+                format!("{key}.min_out_per_in_ppm"),
+                "must be at least 1 (0 would accept any price; leave it out on a cyclic route)",
+            ));
+        }
         let mut variants = 1usize;
         for (j, leg) in self.legs.iter().enumerate() {
             leg.validate(&format!("{key}.legs[{j}]"), pool_count)?;
@@ -500,6 +566,13 @@ impl RouteConfig {
                     "the legs' tick_array_variants multiply to {variants} templates; at most \
                      {MAX_VARIANTS_PER_ROUTE}"
                 ),
+            ));
+        }
+        if self.min_profit_raw > 0 && !self.is_cyclic() {
+            return Err(ConfigError::invalid(
+                format!("{key}.min_profit_raw"),
+                "applies to cyclic routes only (the last leg's destination account is not the \
+                 first leg's source account); bound this route with min_out_per_in_ppm",
             ));
         }
         let mut seen = BTreeSet::new();
@@ -525,7 +598,42 @@ impl RouteConfig {
     }
 }
 
+impl RouteConfig {
+    /// Whether the route ends in the account it starts from: its last leg's destination user
+    /// token account is its first leg's source account. Known from the accounts alone (v4
+    /// and Whirlpool instructions carry no mint). A validated route has at least one leg.
+    pub fn is_cyclic(&self) -> bool {
+        match (self.legs.first(), self.legs.last()) {
+            (Some(first), Some(last)) => match (first.source(), last.destination()) {
+                (Some(s), Some(d)) => s == d,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 impl LegConfig {
+    /// The user token account this leg sells from (`None` if not configured).
+    pub fn source(&self) -> Option<Pubkey> {
+        let name = match (self.program, self.direction) {
+            (ProgramKind::SplTransfer, _) => "source",
+            (_, Some(Direction::BToA)) => "user_token_b",
+            (_, _) => "user_token_a",
+        };
+        self.accounts.get(name).copied()
+    }
+
+    /// The user token account this leg pays into (`None` if not configured).
+    pub fn destination(&self) -> Option<Pubkey> {
+        let name = match (self.program, self.direction) {
+            (ProgramKind::SplTransfer, _) => "destination",
+            (_, Some(Direction::BToA)) => "user_token_a",
+            (_, _) => "user_token_b",
+        };
+        self.accounts.get(name).copied()
+    }
+
     /// Checks one leg; `key` is its path (`routes[i].legs[j]`).
     pub fn validate(&self, key: &str, pool_count: usize) -> Result<(), ConfigError> {
         let kind = self.program.name();
@@ -1002,5 +1110,100 @@ destination = "{a3}"
         let dbg = format!("{:?}", c);
         assert!(!dbg.contains("SECRETKEY"), "{dbg}");
         assert!(dbg.contains("https://rpc.example.com/…"), "{dbg}");
+    }
+
+
+    #[test]
+    fn cyclic_routes_are_known_from_their_accounts() {
+        let c = Config::from_toml_str(&sample_toml()).expect("config");
+        // v4 a->b (2 -> 3), CPMM b->a (3 -> 4), Whirlpool a->b (4 -> 2): back to account 2.
+        assert!(c.routes[0].is_cyclic());
+        // A transfer from 2 to 3 ends elsewhere.
+        assert!(!c.routes[1].is_cyclic());
+        let mut open_ended = c.routes[0].clone();
+        open_ended.legs[2].direction = Some(Direction::BToA); // ends in account 4
+        assert!(!open_ended.is_cyclic());
+    }
+
+    #[test]
+    fn route_floors_and_lamport_budgets_parse_with_defaults() {
+        let c = Config::from_toml_str(&sample_toml()).expect("config");
+        assert_eq!(c.routes[0].min_profit_raw, 0);
+        assert_eq!(c.routes[0].min_out_per_in_ppm, None);
+        assert_eq!(
+            c.signer.limits.max_lamports_per_minute,
+            DEFAULT_MAX_LAMPORTS_PER_MINUTE
+        );
+        assert_eq!(
+            c.signer.limits.max_lamports_per_day,
+            DEFAULT_MAX_LAMPORTS_PER_DAY
+        );
+        let text = sample_toml()
+            .replace(
+                "max_amount_in_raw = 5000000000",
+                "max_amount_in_raw = 5000000000\nmin_profit_raw = 7\nmin_out_per_in_ppm = 990000",
+            )
+            .replace(
+                "max_tip_lamports = 100000",
+                "max_tip_lamports = 100000\nmax_lamports_per_minute = 11\nmax_lamports_per_day = 12",
+            );
+        let c = Config::from_toml_str(&text).expect("config");
+        assert_eq!(c.routes[0].min_profit_raw, 7);
+        assert_eq!(c.routes[0].min_out_per_in_ppm, Some(990_000));
+        assert_eq!(c.signer.limits.max_lamports_per_minute, 11);
+        assert_eq!(c.signer.limits.max_lamports_per_day, 12);
+    }
+
+    #[test]
+    fn bad_route_floors_and_budgets_name_the_key() {
+        let with = |from: &str, to: &str| sample_toml().replacen(from, to, 1);
+        let ppm0 = with(
+            "max_amount_in_raw = 5000000000",
+            "max_amount_in_raw = 5000000000\nmin_out_per_in_ppm = 0",
+        );
+        assert_eq!(err_of(&ppm0).key(), Some("routes[0].min_out_per_in_ppm"));
+        let profit_on_transfer = with(
+            "max_amount_in_raw = 1000",
+            "max_amount_in_raw = 1000\nmin_profit_raw = 5",
+        );
+        let e = err_of(&profit_on_transfer);
+        assert_eq!(e.key(), Some("routes[1].min_profit_raw"), "{e}");
+        assert!(e.to_string().contains("cyclic"), "{e}");
+        let zero = with(
+            "max_tip_lamports = 100000",
+            "max_tip_lamports = 100000\nmax_lamports_per_day = 0",
+        );
+        assert_eq!(
+            err_of(&zero).key(),
+            Some("signer.limits.max_lamports_per_day")
+        );
+        let inverted = with(
+            "max_tip_lamports = 100000",
+            "max_tip_lamports = 100000\nmax_lamports_per_minute = 10\nmax_lamports_per_day = 9",
+        );
+        assert_eq!(
+            err_of(&inverted).key(),
+            Some("signer.limits.max_lamports_per_minute")
+        );
+    }
+
+    #[test]
+    fn live_mode_refuses_a_non_cyclic_route_without_a_worst_price() {
+        let live = sample_toml().replace(
+            "mode = \"dry-run\"",
+            "mode = \"live\"\nkeypair_path = \"/tmp/k.json\"",
+        );
+        let e = err_of(&live);
+        assert_eq!(e.key(), Some("routes[1].min_out_per_in_ppm"), "{e}");
+        assert!(e.to_string().contains("not cyclic"), "{e}");
+        // With a worst price the same route is accepted; the cyclic route needs none.
+        let priced = live.replacen(
+            "max_amount_in_raw = 1000",
+            "max_amount_in_raw = 1000\nmin_out_per_in_ppm = 1000000",
+            1,
+        );
+        let c = Config::from_toml_str(&priced).expect("live config");
+        assert_eq!(c.routes[1].min_out_per_in_ppm, Some(1_000_000));
+        assert_eq!(c.routes[0].min_out_per_in_ppm, None);
     }
 }

@@ -19,15 +19,18 @@
 use crate::blockhash::{spawn_refresher, BlockhashSource, RecentBlockhash};
 use crate::capture::{CaptureRecord, CaptureWriter};
 use crate::config::{Config, Mode, SignerConfig, WaitMode};
-use crate::limits::{Context, EpochFence, Limits, Refusal};
+use crate::ledger::{self, Ledger, LedgerError, Recovery};
+use crate::limits::{Context, EpochFence, Limits, Refusal, RouteRules};
 use crate::rpc::RpcClient;
 use crate::send::{self, Event, Lander, SendPool};
 use crate::signing::Signer;
 use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZE};
-use phantom_ringbuf::clock::monotonic_ns;
+use phantom_ringbuf::clock::{monotonic_ns, unix_ns};
 use phantom_ringbuf::control::{Control, SignerCounter};
 use phantom_ringbuf::names::segment_name;
-use phantom_ringbuf::records::{exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent};
+use phantom_ringbuf::records::{
+    exec_error, exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent,
+};
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::SegmentError;
@@ -64,6 +67,9 @@ pub enum EngineError {
     /// A route could not be compiled.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// The write-ahead ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     /// A thread or file could not be started or opened.
     #[error("{what}: {source}")]
     Io {
@@ -182,6 +188,12 @@ pub struct Engine {
     blockhash_thread: Option<JoinHandle<()>>,
     kill_file: Option<KillFile>,
     capture: Option<CaptureWriter>,
+    ledger: Ledger,
+    /// What the ledger rebuilt; its in-flight intents are reported when the loop starts.
+    recovery: Option<Recovery>,
+    /// The previous signer of this run acted on every intent up to this seq: they are not
+    /// processed again (each was reported, or is reported as in flight).
+    acted_through: Option<u64>,
     pool: Option<SendPool>,
     lander: Option<Lander>,
     events: Receiver<Event>,
@@ -206,14 +218,39 @@ impl Engine {
         debug_assert!(!live || cfg.mode == Mode::Live);
         let payer = Address::new_from_array(signer.public_key());
         let templates = build_templates(config, payer)?;
-        let limits = Limits::new(
+        let mut limits = Limits::new(
             &cfg.limits,
-            config.routes.iter().map(|r| r.max_amount_in_raw).collect(),
+            config.routes.iter().map(RouteRules::of).collect(),
             cfg.blockhash_max_age_ms,
         );
         let intents = Consumer::<OrderIntent>::attach(&segment_name(instance, "intents"), None)?;
         let reports = Producer::<ExecReport>::attach(&segment_name(instance, "reports"), None)?;
         let control = Control::attach(instance)?;
+        let run = ledger::run_id(control.table().segment().header());
+        let ledger_path = ledger::default_path(instance, live).ok_or_else(|| EngineError::Io {
+            what: "find the ledger's directory".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "neither XDG_STATE_HOME nor HOME is set",
+            ),
+        })?;
+        let (ledger, recovery) = Ledger::open(
+            &ledger_path,
+            run,
+            cfg.limits.max_intents_per_second,
+            &mut limits,
+            unix_ns(),
+        )?;
+        tracing::info!(
+            ledger = %ledger_path.display(),
+            run = format_args!("{run:016x}"),
+            replayed = recovery.replayed,
+            in_flight = recovery.in_flight.len(),
+            committed_minute = recovery.committed.0,
+            committed_day = recovery.committed.1,
+            "ledger opened"
+        );
+        let acted_through = recovery.last_intent_seq;
 
         let (blockhash, blockhash_stop, blockhash_thread) = if cfg.rpc_endpoints.is_empty() {
             if live {
@@ -285,6 +322,9 @@ impl Engine {
             blockhash_thread,
             kill_file,
             capture,
+            ledger,
+            recovery: Some(recovery),
+            acted_through,
             pool,
             lander,
             events,
@@ -302,12 +342,13 @@ impl Engine {
     }
 
     /// Tells `status` who the signer is: pid, mode, capture file.
-    fn announce(&self, live: bool) {
+    fn announce(&mut self, live: bool) {
         let path = self
             .capture
             .as_ref()
             .map(|c| c.path().to_string_lossy().into_owned())
             .unwrap_or_default();
+        self.publish_budget();
         let w = self.control.signer();
         w.set_pid(std::process::id());
         let mode = if live {
@@ -318,11 +359,23 @@ impl Engine {
         w.announce(mode, &path);
     }
 
+    /// Publishes the lamports committed in the rolling windows (they fall as time passes,
+    /// so this runs with every heartbeat as well as after every commit).
+    fn publish_budget(&mut self) {
+        let (minute, day) = self.limits.committed_lamports(unix_ns());
+        let limits = (
+            self.cfg.limits.max_lamports_per_minute,
+            self.cfg.limits.max_lamports_per_day,
+        );
+        self.control.signer().budget(minute, day, limits);
+    }
+
     fn heartbeat(&mut self, now: u64) {
         if now.saturating_sub(self.last_heartbeat_ns) < HEARTBEAT_NS {
             return;
         }
         self.last_heartbeat_ns = now;
+        self.publish_budget();
         self.control.signer().heartbeat(now);
         self.intents.heartbeat();
         self.reports.heartbeat();
@@ -333,9 +386,39 @@ impl Engine {
         stop.load(Ordering::Relaxed) || self.control.stopping()
     }
 
+    /// Reports the intents the previous signer of this run accepted and did not finish:
+    /// `FAILED` with [`exec_error::IN_FLIGHT_AT_RESTART`] (they may have been signed and
+    /// sent; they are never signed again).
+    fn report_in_flight_at_restart(&mut self) {
+        let Some(recovery) = self.recovery.take() else {
+            return;
+        };
+        for f in &recovery.in_flight {
+            tracing::warn!(
+                intent_seq = f.intent_seq,
+                tick_seq = f.tick_seq,
+                route_id = f.route_id,
+                "intent in flight when the previous signer died: reported, not signed again"
+            );
+            let mut r = ExecReport::zeroed();
+            r.intent_seq = f.intent_seq;
+            r.epoch = f.epoch;
+            r.tick_seq = f.tick_seq;
+            r.route_id = f.route_id;
+            r.status = exec_status::FAILED;
+            r.error_code = exec_error::IN_FLIGHT_AT_RESTART;
+            r.t_landed_ns = monotonic_ns();
+            // Relaxed: a statistics counter.
+            self.control.signer().add(SignerCounter::Failed, 1);
+            self.summary.failed += 1;
+            self.emit(r);
+        }
+    }
+
     /// Runs until stopped (see the module doc); returns what it did.
     pub fn run(&mut self, stop: &AtomicBool, live: bool) -> Summary {
         self.announce(live);
+        self.report_in_flight_at_restart();
         let wait = match self.cfg.wait {
             WaitMode::Adaptive => WaitStrategy::ADAPTIVE,
             WaitMode::Spin => WaitStrategy::Spin,
@@ -430,8 +513,10 @@ impl Engine {
     fn process_available(&mut self) {
         self.batch.clear();
         let batch = &mut self.batch;
+        // Read without releasing: each intent is handed back once acted on, so one that a
+        // dying signer had read but not decided stays in the ring for its successor.
         self.intents
-            .pop_batch_with(BATCH as u64, |rec, _| batch.push(*rec));
+            .peek_batch_with(BATCH as u64, |rec, _| batch.push(*rec));
         if self.batch.is_empty() {
             return;
         }
@@ -449,7 +534,14 @@ impl Engine {
         let blockhash = self.blockhash.current();
         for k in 0..self.batch.len() {
             let intent = self.batch[k];
-            self.handle(&intent, t_read, fence, blockhash);
+            if self.acted_through.is_some_and(|last| intent.seq <= last) {
+                // The previous signer of this run accepted it (the ledger says so): it was
+                // reported then, or as in flight at start; never signed twice.
+                tracing::debug!(intent_seq = intent.seq, "acted on before the restart");
+            } else {
+                self.handle(&intent, t_read, fence, blockhash);
+            }
+            self.intents.release(1);
         }
         self.summary.intents += self.batch.len() as u64;
         self.heartbeat(monotonic_ns());
@@ -483,18 +575,25 @@ impl Engine {
         let now = monotonic_ns();
         let ctx = Context {
             now_ns: now,
+            wall_ns: unix_ns(),
             kill_switch: self.kill_switch_on(),
             fence,
             blockhash_age_ns: blockhash.map(|b| now.saturating_sub(b.fetched_ns)),
         };
         let base = Self::base_report(intent, t_read);
-        if let Err(reason) = self.limits.check(intent, &ctx) {
-            self.reject(base, reason);
-            return;
-        }
+        let commit = match self.limits.check(intent, &ctx) {
+            Ok(commit) => commit,
+            Err(reason) => {
+                self.reject(base, reason);
+                return;
+            }
+        };
+        // Write-ahead: the ledger knows of the intent before anything is signed.
+        self.ledger.write_ahead(&commit, intent.epoch, intent.seq);
         let Some(blockhash) = blockhash else {
             // Unreachable: the limits refuse an intent without a blockhash.
             self.limits.refuse_accepted(Refusal::BlockhashTooOld);
+            self.ledger.finish();
             self.reject(base, Refusal::BlockhashTooOld);
             return;
         };
@@ -507,6 +606,7 @@ impl Engine {
             Err(e) => {
                 tracing::debug!(intent_seq = intent.seq, error = %e, "unsignable intent");
                 self.limits.refuse_accepted(Refusal::Unsignable);
+                self.ledger.finish();
                 self.reject(base, Refusal::Unsignable);
                 return;
             }
@@ -532,7 +632,7 @@ impl Engine {
         self.emit(signed_report);
 
         if let Some(capture) = &self.capture {
-            capture.record(CaptureRecord {
+            let record = CaptureRecord {
                 epoch: intent.epoch,
                 intent_seq: intent.seq,
                 tick_seq: intent.tick_seq,
@@ -547,7 +647,15 @@ impl Engine {
                     t_read,
                 ],
                 tx: self.wire[..len].to_vec(),
-            });
+            };
+            if self.pool.is_some() {
+                // Live: the line is in the file (page cache) before the transaction leaves.
+                if let Err(e) = capture.write_now(&record) {
+                    tracing::error!(error = %e, "capture file: line not written");
+                }
+            } else {
+                capture.record(record);
+            }
         }
         match &self.pool {
             Some(pool) if !pool.endpoints().is_empty() => {
@@ -566,6 +674,8 @@ impl Engine {
             // Dry-run: signing is the end of the intent.
             _ => self.limits.finish(),
         }
+        self.ledger.finish();
+        self.publish_budget();
     }
 
     fn reject(&mut self, base: ExecReport, reason: Refusal) {

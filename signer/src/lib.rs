@@ -12,7 +12,10 @@
 //!   patches amounts, compute-unit price, tip and blockhash in place and signs, allocation-free.
 //! * [`signing`]: RFC 8032 ed25519 and the opt-in precomputed-nonce signer.
 //! * [`keypair`]: the Solana keypair file, loaded with permission checks and zeroized on drop.
-//! * [`limits`]: the checks every intent passes before it is signed, with reason codes.
+//! * [`limits`]: the checks every intent passes before it is signed (route rules on every
+//!   leg, rate, notional, lamport budget), with reason codes.
+//! * [`ledger`]: the write-ahead ledger that carries the windows, the budget and the dedupe
+//!   set across signer restarts.
 //! * [`blockhash`], [`rpc`], [`send`], [`capture`]: the recent blockhash, the JSON-RPC client,
 //!   live sending and landing tracking, the dry-run capture file.
 //! * [`engine`]: the loop of the `phantom-signer` executable (`src/main.rs`).
@@ -24,6 +27,7 @@ pub mod capture;
 pub mod config;
 pub mod engine;
 pub mod keypair;
+pub mod ledger;
 pub mod limits;
 pub mod programs;
 pub mod rpc;

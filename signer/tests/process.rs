@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::records::{
-    exec_status, reject_reason, signer_mode, ControlBlock, ExecReport, OrderIntent,
+    exec_error, exec_status, reject_reason, signer_mode, ControlBlock, ExecReport, OrderIntent,
 };
 use phantom_ringbuf::ring::{self, Consumer, Producer};
 use phantom_ringbuf::schema::Record;
@@ -17,6 +17,7 @@ use phantom_ringbuf::segment::{self, CreateOptions};
 use phantom_ringbuf::table::Table;
 use serde_json::{json, Value};
 use solana_address::Address;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -103,6 +104,8 @@ impl Instance {
             .arg(config)
             .args(extra)
             .env("PHANTOM_LOG", "debug")
+            // The ledger lives with the test's files, not in the user's state directory.
+            .env("XDG_STATE_HOME", &self.dir)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -147,6 +150,13 @@ impl Instance {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Reads the reports available now.
+    fn drain_reports(&mut self) {
+        while let Some(r) = self.reports.try_pop() {
+            self.seen.push(r);
         }
     }
 
@@ -205,6 +215,11 @@ fn addr(n: u8) -> String {
 /// A whole config: the given `[signer]` table body, limits, one transfer route (max 1000)
 /// and a second transfer route with a tip account.
 fn config(signer_table: &str) -> String {
+    config_with(signer_table, "")
+}
+
+/// [`config`] with extra `[signer.limits]` lines.
+fn config_with(signer_table: &str, extra_limits: &str) -> String {
     format!(
         r#"
 [[pools]]
@@ -220,11 +235,13 @@ max_open_intents = 64
 max_tick_age_ms = 60000
 max_compute_unit_price_micro_lamports = 1000
 max_tip_lamports = 500
+{extra_limits}
 
 [[routes]]
 name = "transfer"
 compute_unit_limit = 10000
 max_amount_in_raw = 1000
+min_out_per_in_ppm = 1000000
 [[routes.legs]]
 program = "spl_transfer"
 [routes.legs.accounts]
@@ -235,6 +252,7 @@ destination = "{dst}"
 name = "transfer-with-tip"
 compute_unit_limit = 10000
 max_amount_in_raw = 1000
+min_out_per_in_ppm = 1000000
 tip_account = "{tip}"
 [[routes.legs]]
 program = "spl_transfer"
@@ -466,6 +484,11 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
     tip_no_account.tip_lamports = 5;
     let mut pricey = intent(9, 9, 0, 10);
     pricey.cu_price_micro_lamports = 1001;
+    // A transfer has no min out, and the routes have one leg.
+    let mut transfer_min_out = intent(10, 10, 0, 10);
+    transfer_min_out.min_out[0] = 1;
+    let mut second_leg = intent(11, 11, 0, 10);
+    second_leg.amount_in[1] = 10;
     let cases: Vec<(OrderIntent, Option<u8>)> = vec![
         (intent(0, 0, 0, 10), None),
         (intent(1, 0, 0, 10), Some(reject_reason::DUPLICATE)),
@@ -480,6 +503,8 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
         (stale, Some(reject_reason::STALE_EPOCH)),
         (tip_no_account, Some(reject_reason::UNSIGNABLE)),
         (pricey, Some(reject_reason::CU_PRICE_TOO_HIGH)),
+        (transfer_min_out, Some(reject_reason::UNUSED_LEG_NONZERO)),
+        (second_leg, Some(reject_reason::UNUSED_LEG_NONZERO)),
     ];
     for (i, _) in &cases {
         inst.push(*i);
@@ -512,13 +537,14 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
     let c = inst.ctl();
     assert_eq!(c.signer_accepted.load(Ordering::Acquire), 2);
     assert_eq!(c.signer_signed.load(Ordering::Acquire), 2);
-    assert_eq!(c.signer_rejected.load(Ordering::Acquire), 8);
+    assert_eq!(c.signer_rejected.load(Ordering::Acquire), 10);
     let reasons: Vec<u64> = c
         .signer_reject_reasons
         .iter()
         .map(|r| r.load(Ordering::Acquire))
         .collect();
-    assert_eq!(reasons.iter().sum::<u64>(), 8);
+    assert_eq!(reasons.iter().sum::<u64>(), 10);
+    assert_eq!(reasons[reject_reason::UNUSED_LEG_NONZERO as usize], 2);
     assert_eq!(reasons[reject_reason::DUPLICATE as usize], 1);
     assert_eq!(
         c.pid_signer.load(Ordering::Acquire),
@@ -702,11 +728,12 @@ fn live_send_fast_endpoint_wins_over_slow_and_erroring_then_lands() {
     let signer = format!(
         "mode = \"live\"\nkeypair_path = \"{}\"\nrpc_endpoints = [\"{}\", \"{}\", \"{}\"]\n\
          send_timeout_ms = 120000\nlanding_poll_ms = 10\nblockhash_refresh_ms = 20\n\
-         blockhash_max_age_ms = 600000",
+         blockhash_max_age_ms = 600000\ncapture_path = \"{}\"",
         key.display(),
         slow.url,
         erroring.url,
-        fast.url
+        fast.url,
+        inst.dir.join("capture.jsonl").display()
     );
     let config = inst.write_config(&signer);
     inst.spawn(&config, &["--live"]);
@@ -738,6 +765,10 @@ fn live_send_fast_endpoint_wins_over_slow_and_erroring_then_lands() {
         rs.iter()
             .any(|r| r.intent_seq == seq && r.status == exec_status::LANDED)
     });
+    // Live, the capture line is written before the send, with the signer still running.
+    let capture = std::fs::read_to_string(inst.dir.join("capture.jsonl")).expect("capture");
+    let line: Value = serde_json::from_str(capture.lines().last().expect("a line")).expect("json");
+    assert_eq!(line["intent_seq"], seq);
     assert_eq!(
         slow.sends.load(Ordering::SeqCst),
         1,
@@ -941,4 +972,158 @@ fn sends_refused_by_every_endpoint_become_a_failed_report_with_the_rpc_code() {
     assert_eq!(c.signer_sent.load(Ordering::Acquire), 0);
     assert_eq!(c.signer_failed.load(Ordering::Acquire), 1);
     assert_eq!(inst.terminate(), 0);
+}
+
+#[test]
+fn the_minute_lamport_budget_is_exhausted_and_published() {
+    let mut inst = Instance::new("budget");
+    // A transfer at 10 000 CU and 5 micro-lamports costs 5 000 + ceil(0.05) = 5 001 lamports:
+    // three fit in the minute.
+    let path = inst.dir.join("config.toml");
+    std::fs::write(
+        &path,
+        config_with(
+            "",
+            "max_lamports_per_minute = 15003\nmax_lamports_per_day = 1000000",
+        ),
+    )
+    .expect("config");
+    inst.spawn(&path, &[]);
+    for s in 0..10 {
+        inst.push(intent(s, s, 0, 10));
+    }
+    inst.reports_until("a final report per intent", |rs| {
+        (0..10).all(|s| {
+            rs.iter().any(|r| {
+                r.intent_seq == s
+                    && (r.status == exec_status::SIGNED || r.status == exec_status::REJECTED)
+            })
+        })
+    });
+    for s in 0..10 {
+        let rs = inst.of(s);
+        if s < 3 {
+            assert_eq!(status_of(&rs), [exec_status::ACCEPTED, exec_status::SIGNED]);
+        } else {
+            assert_eq!(status_of(&rs), [exec_status::REJECTED], "seq {s}");
+            assert_eq!(
+                rs[0].reason,
+                reject_reason::LAMPORT_BUDGET_MINUTE,
+                "seq {s}"
+            );
+        }
+    }
+    let c = inst.ctl();
+    assert_eq!(
+        c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize].load(Ordering::Acquire),
+        7
+    );
+    assert_eq!(c.signer_budget_limit_minute.load(Ordering::Acquire), 15_003);
+    assert_eq!(c.signer_budget_limit_day.load(Ordering::Acquire), 1_000_000);
+    wait_until("the committed lamports to be published", || {
+        c.signer_budget_committed_minute.load(Ordering::Acquire) == 15_003
+            && c.signer_budget_committed_day.load(Ordering::Acquire) == 15_003
+    });
+    assert_eq!(inst.terminate(), 0, "log:\n{}", inst.log());
+}
+
+#[test]
+fn sigkill_mid_burst_twenty_times_signs_no_tick_twice_and_keeps_the_budget() {
+    let mut inst = Instance::new("kill");
+    // Transfers cost 5 001 lamports; the budget (minute and day alike, so that a slow run
+    // past a minute still binds) allows 1 000 of the 1 200 distinct ticks pushed.
+    let cost = 5_001u64;
+    let budget = 1_000 * cost;
+    let path = inst.dir.join("config.toml");
+    std::fs::write(
+        &path,
+        config_with(
+            "",
+            &format!("max_lamports_per_minute = {budget}\nmax_lamports_per_day = {budget}"),
+        ),
+    )
+    .expect("config");
+    let kills = 20u64;
+    let per_round = 120u64;
+    let mut seq = 0u64;
+    for round in 0..kills {
+        inst.ctl()
+            .signer_mode
+            .store(signer_mode::UNKNOWN, Ordering::Release);
+        inst.spawn(&path, &[]);
+        let start = seq;
+        // Each tick twice on route 0: the second is a repeat of (tick, route).
+        while seq < start + per_round {
+            if inst.intents.free() > 0 {
+                inst.push(intent(seq, seq / 2, 0, 10));
+                seq += 1;
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            inst.drain_reports();
+        }
+        // Kill at a point that moves with the round, while the burst is being worked on.
+        let kill_after = start + 5 + (round * 37) % (per_round - 10);
+        inst.reports_until("the burst to be under way", |rs| {
+            rs.iter().any(|r| r.intent_seq >= kill_after)
+        });
+        let mut child = inst.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+    // A last signer finishes what is left and stops cleanly.
+    inst.ctl()
+        .signer_mode
+        .store(signer_mode::UNKNOWN, Ordering::Release);
+    inst.spawn(&path, &[]);
+    let n = seq;
+    inst.reports_until("a final report for every intent", |rs| {
+        let mut done = vec![false; n as usize];
+        for r in rs {
+            if matches!(
+                r.status,
+                exec_status::SIGNED | exec_status::REJECTED | exec_status::FAILED
+            ) {
+                done[r.intent_seq as usize] = true;
+            }
+        }
+        done.iter().all(|d| *d)
+    });
+    assert_eq!(inst.terminate(), 0, "log:\n{}", inst.log());
+
+    let mut signed: HashMap<(u64, u32), Vec<u64>> = HashMap::new();
+    let mut acted: HashMap<(u64, u32), std::collections::HashSet<u64>> = HashMap::new();
+    let mut in_flight = 0u64;
+    for r in &inst.seen {
+        let key = (r.tick_seq, r.route_id);
+        if r.status == exec_status::SIGNED {
+            signed.entry(key).or_default().push(r.intent_seq);
+            acted.entry(key).or_default().insert(r.intent_seq);
+        }
+        if r.status == exec_status::FAILED && r.error_code == exec_error::IN_FLIGHT_AT_RESTART {
+            in_flight += 1;
+            acted.entry(key).or_default().insert(r.intent_seq);
+        }
+    }
+    let twice: Vec<_> = signed.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(twice.is_empty(), "signed twice: {twice:?}");
+    let acted_twice: Vec<_> = acted.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(acted_twice.is_empty(), "accepted twice: {acted_twice:?}");
+    // The budget carried across the 21 signers: never more than 1 000 accepted in total
+    // (a death between the ledger's bucket update and its `applied` mark may count one
+    // cost twice, so a few fewer are allowed).
+    let accepted = acted.len() as u64;
+    assert!((990..=1_000).contains(&accepted), "accepted {accepted}");
+    let c = inst.ctl();
+    let refused_budget = c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize].load(Ordering::Acquire)
+        + c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_DAY as usize].load(Ordering::Acquire);
+    assert!(refused_budget > 0);
+    assert!(c.signer_reject_reasons[reject_reason::DUPLICATE as usize].load(Ordering::Acquire) > 0);
+    println!(
+        "kills {kills}, intents {n}, signed {}, in flight at restart {in_flight}, \
+         accepted ticks {accepted}, duplicates refused {}, budget refusals {refused_budget}, \
+         signed twice 0",
+        signed.len(),
+        c.signer_reject_reasons[reject_reason::DUPLICATE as usize].load(Ordering::Acquire)
+    );
 }

@@ -146,6 +146,26 @@ _STRATEGY_CHECKS = {
 }
 
 
+#: Per-route keys whose values the strategies read too (the signer validates the rest of
+#: ``[[routes]]``): the floors on a route's last ``min_out``.
+_ROUTE_FLOORS = {
+    "min_profit_raw": 0,  # smallest allowed value
+    "min_out_per_in_ppm": 1,
+}
+
+
+def _check_route_floors(routes: list[dict[str, Any]]) -> None:
+    for i, route in enumerate(routes):
+        for key, lowest in _ROUTE_FLOORS.items():
+            if key not in route:
+                continue
+            v = route[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lowest <= v < 2**64:
+                raise ConfigError(
+                    f"routes[{i}].{key}: expected an integer from {lowest} to 2**64 - 1, got {v!r}"
+                )
+
+
 def parse(text: str, path: Path | None = None) -> Config:
     """Validate a config's text (the supervisor's and strategy's tables, and the shape of
     the shared ones)."""
@@ -161,6 +181,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
             raise ConfigError(f"{key}: must be an array of tables ([[{key}]])")
+    _check_route_floors(raw.get("routes", []))
     sup = _fill(SupervisorConfig, raw.get("supervisor", {}), "supervisor", _SUPERVISOR_CHECKS)
     if sup.restart_backoff_min_ms > sup.restart_backoff_max_ms:
         raise ConfigError(

@@ -138,6 +138,10 @@ DEFAULT_LIMITS: dict[str, int] = {
     "max_tick_age_ms": 2000,
     "max_compute_unit_price_micro_lamports": 1_000_000,
     "max_tip_lamports": 1_000_000,
+    # Dry-run commits no real lamports, but the budget is enforced as live would: room for
+    # the embedded market's rate (about 5 300 lamports an intent).
+    "max_lamports_per_minute": 1_000_000_000,
+    "max_lamports_per_day": 100_000_000_000,
 }
 
 

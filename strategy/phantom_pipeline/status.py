@@ -222,6 +222,12 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "landed": c.load("signer_landed"),
             "failed": c.load("signer_failed"),
             "kill_switch": bool(c.load("kill_switch")),
+            "budget": {
+                "committed_minute": c.load("signer_budget_committed_minute"),
+                "committed_day": c.load("signer_budget_committed_day"),
+                "limit_minute": c.load("signer_budget_limit_minute"),
+                "limit_day": c.load("signer_budget_limit_day"),
+            },
         },
         "feeder": {
             "notifications": c.load("feeder_notifications"),

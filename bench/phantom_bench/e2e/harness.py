@@ -58,6 +58,8 @@ BENCH_LIMITS = {
     "max_open_intents": 1_000_000,
     "max_tick_age_ms": 3_600_000,
     "max_notional_per_minute_raw": 10**18,
+    "max_lamports_per_minute": 10**15,
+    "max_lamports_per_day": 10**16,
 }
 Progress = Callable[[str], None]
 

@@ -129,6 +129,8 @@ class RouteConfig:
     legs: tuple[LegConfig, ...]
     tip_account: str | None
     lookup_tables: tuple[LookupTable, ...]
+    min_profit_raw: int = 0
+    min_out_per_in_ppm: int = 0
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,9 @@ def parse_routes(raw: dict[str, Any], n_pools: int | None = None) -> tuple[Route
             legs=tuple(legs),
             tip_account=None if tip is None else _address(tip, f"{key}.tip_account"),
             lookup_tables=tables,
+            min_profit_raw=_int(route.get("min_profit_raw", 0), f"{key}.min_profit_raw"),
+            min_out_per_in_ppm=_int(route.get("min_out_per_in_ppm", 0),
+                                    f"{key}.min_out_per_in_ppm"),
         ))  # fmt: skip
     return tuple(routes)
 
@@ -797,6 +802,8 @@ class Arb:
         self.by_pool: list[list[tuple[int, tuple[tuple[int, bool], ...]]]] = [
             [] for _ in range(n_pools)
         ]
+        # The signer's floors on each route's last min_out: (min_profit_raw, ppm).
+        self.floors = [(r.min_profit_raw, r.min_out_per_in_ppm) for r in routes]
         for rid, route in enumerate(routes):
             if len(route.legs) != n_legs:
                 continue
@@ -847,8 +854,14 @@ class Arb:
             q = quote_leg(pools[pid], a_to_b, amount)
             amount_in[i] = amount
             amount = apply_slippage(q, bps)
+            if amount == 0:
+                return None  # the signer refuses a zero min_out
             min_out[i] = amount
         floor_out = (best_x + self.floor_extra) & M64
+        min_profit_raw, ppm = self.floors[best_r]
+        floor_out = max(floor_out, (best_x + min_profit_raw) & M64)
+        if ppm:
+            floor_out = max(floor_out, (mul_div(best_x, ppm, 1_000_000) + 1) & M64)
         last = len(best_legs) - 1
         if min_out[last] < floor_out:
             min_out[last] = floor_out

@@ -9,7 +9,9 @@ then the route is re-quoted conservatively, each leg fed only the previous leg's
 slippage-protected ``min_out``. The best route whose conservative profit, after the base
 fee, priority fee and tip, reaches ``min_profit`` becomes one intent. Its last leg's
 ``min_out`` is at least ``amount_in + costs + min_profit``, so on chain the trade either makes
-that profit or reverts.
+that profit or reverts. The intent also obeys the signer's route rules: every leg sells
+exactly the previous leg's ``min_out``, no ``min_out`` is zero, and the last one meets the
+route's ``min_profit_raw`` and ``min_out_per_in_ppm`` (columns 8 and 9 of the route table).
 
 Costs are in lamports and are subtracted from the profit when ``costs_in_input`` (routes that
 start and end in SOL); otherwise ``min_profit`` alone must cover them.
@@ -82,8 +84,17 @@ def arb_kernel(tick: Any, pools: Any, state: Any, params: Any, out: Any, n_legs:
         q = quote_leg(pools[state[best_r, 2 + 2 * i]], state[best_r, 3 + 2 * i] == 1, amount)
         o.amount_in[i] = amount
         amount = apply_slippage(q, p.slippage_bps)
+        if amount == 0:
+            return 0  # the signer refuses a zero min_out: no intent
         o.min_out[i] = amount
     floor_out = best_x + _U(cost) + _U(p.min_profit)
+    route_floor = best_x + _U(state[best_r, 8])
+    if floor_out < route_floor:
+        floor_out = route_floor
+    if state[best_r, 9] > 0:
+        price_floor = mul_div_u64(best_x, _U(state[best_r, 9]), _U(1_000_000)) + _U(1)
+        if floor_out < price_floor:
+            floor_out = price_floor
     if o.min_out[n_legs - 1] < floor_out:
         o.min_out[n_legs - 1] = floor_out
     o.cu_price_micro_lamports = p.cu_price_micro_lamports

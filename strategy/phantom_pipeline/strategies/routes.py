@@ -2,7 +2,9 @@
 
 Routes come from the instance config (``[[routes]]``, each with up to three ``legs`` of
 ``{pool, direction}``) and reach the kernel as a ``route table``: an int64 array, one row per
-route, ``[route_id, n_legs, pool_0, a_to_b_0, pool_1, a_to_b_1, pool_2, a_to_b_2]``.
+route, ``[route_id, n_legs, pool_0, a_to_b_0, pool_1, a_to_b_1, pool_2, a_to_b_2,
+min_profit_raw, min_out_per_in_ppm]`` (the last two are the signer's floors on the last leg's
+``min_out``; ppm 0 when the route has none).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from phantom_pipeline.atomics import mul_div_u64
 from phantom_pipeline.constants import POOL_ORCA_WHIRLPOOL
 from phantom_pipeline.strategy import StrategyError
 
-ROUTE_COLS = 8
+ROUTE_COLS = 10
 _U = np.uint64
 
 
@@ -43,6 +45,11 @@ def route_table(routes: Sequence[dict[str, Any]], n_pools: int) -> np.ndarray[An
                 )
             table[rid, 2 + 2 * i] = pool
             table[rid, 3 + 2 * i] = 1 if direction == "a_to_b" else 0
+        for col, key in ((8, "min_profit_raw"), (9, "min_out_per_in_ppm")):
+            value = route.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise StrategyError(f"routes[{rid}].{key}: expected an integer >= 0")
+            table[rid, col] = value
     return table
 
 
