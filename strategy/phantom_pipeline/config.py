@@ -37,6 +37,7 @@ class SupervisorConfig:
     restart_backoff_max_ms: int = 10_000
     heartbeat_timeout_ms: int = 5_000
     swap_timeout_ms: int = 5_000
+    swap_warmup_timeout_ms: int = 300_000
     stale_after_ms: int = 5_000
 
 
@@ -107,6 +108,7 @@ _SUPERVISOR_CHECKS = {
     "restart_backoff_max_ms": lambda v: None if v > 0 else "must be positive",
     "heartbeat_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "swap_timeout_ms": lambda v: None if v > 0 else "must be positive",
+    "swap_warmup_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "stale_after_ms": lambda v: None if v > 0 else "must be positive",
 }
 

@@ -3,12 +3,14 @@
 Segments of instance NAME are ``/dev/shm/phantom-NAME-<role>`` for the roles ``control``,
 ``pools``, ``market``, ``intents`` and ``reports``. The supervisor creates them all (mode
 0600, prefaulted, optionally mlocked) before it starts any process, and removes them on
-``stop``. A second ``start`` of a live instance is refused; a stale one is cleaned first.
+``stop``. A second ``start`` of a live instance is refused; a stale one is cleaned first
+(after waiting out heartbeats left by processes that are gone: nobody maps the segments).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 
 from phantom_pipeline import _native
@@ -48,6 +50,11 @@ def existing_segments(instance: str) -> list[str]:
 
 def live_segments(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
     """(name, why) of the instance's segments that are live."""
+    return [(n, why) for n, why, _held in _live(instance, stale_after_ns)]
+
+
+def _live(instance: str, stale_after_ns: int) -> list[tuple[str, str, bool]]:
+    """(name, why, held) of the live segments; ``held``: another process maps it."""
     live = []
     for name in existing_segments(instance):
         try:
@@ -56,8 +63,25 @@ def live_segments(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
             continue
         is_live, why = seg.liveness(stale_after_ns)
         if is_live:
-            live.append((name, why))
+            live.append((name, why, seg.held_by_others()))
+        del seg
     return live
+
+
+def wait_unmapped_heartbeats(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
+    """The live segments of ``instance``, after waiting out heartbeats that are the only
+    thing keeping them live. A segment nobody maps (its flock is free) whose creator is gone
+    can only be kept by a heartbeat written before its processes died (a supervisor killed
+    with SIGKILL, its children gone with it): that heartbeat is older every moment, so the
+    wait ends within ``stale_after_ns``. Anything mapped, or with a live creator, ends the
+    wait at once."""
+    deadline = time.monotonic() + stale_after_ns / 1e9 + 1.0
+    while True:
+        live = _live(instance, stale_after_ns)
+        only_old_beats = live and all(not held and "heartbeat" in why for _n, why, held in live)
+        if not only_old_beats or time.monotonic() > deadline:
+            return [(n, why) for n, why, _held in live]
+        time.sleep(0.05)
 
 
 @dataclass
@@ -77,7 +101,7 @@ class InstanceSegments:
         ones created so far."""
         validate_instance_name(instance)
         stale_ns = config.supervisor.stale_after_ms * 1_000_000
-        live = live_segments(instance, stale_ns)
+        live = wait_unmapped_heartbeats(instance, stale_ns)
         if live:
             name, why = live[0]
             raise InstanceError(

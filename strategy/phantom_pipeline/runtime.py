@@ -391,7 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=256, help="ticks per numba batch at most")
     ap.add_argument("--lease-timeout-s", type=float, default=30.0)
     ap.add_argument("--idle-timeout-ms", type=int, default=20, help="longest wait per batch")
+    ap.add_argument(
+        "--supervisor-pid", type=int, default=None,
+        help="die (SIGTERM) with this parent; exit at once if it is already gone",
+    )  # fmt: skip
     a = ap.parse_args(argv)
+    if a.supervisor_pid is not None:
+        try:
+            _native.die_with_supervisor(a.supervisor_pid)
+        except OSError as e:
+            print(f"strategy: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s strategy[{os.getpid()}] %(levelname)s %(message)s"
     )
