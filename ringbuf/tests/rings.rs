@@ -200,6 +200,12 @@ fn truncated_and_foreign_objects_are_refused() {
     ));
     let foreign = Name::new("foreign");
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![0xABu8; 8192]).unwrap();
+    // Ours by owner and mode (0600), so the header check is what refuses it.
+    std::fs::set_permissions(
+        format!("/dev/shm/{}", foreign.0),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     expect_mismatch(ring::attach::<ProbeRecord>(&foreign.0, None), "magic");
     // Not ours: never removed by the stale cleanup.
     assert!(segment::remove_if_stale(&foreign.0, 0).is_err());

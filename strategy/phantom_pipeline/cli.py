@@ -318,18 +318,21 @@ def _start_detached(
                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     finally:
         os.close(logfd)
-    from phantom_pipeline.instance import InstanceError, InstanceSegments
+    from phantom_pipeline.supervisor import SupervisorError, request
 
+    # Asked over the control socket, not by mapping the segments: a mapping would hold
+    # their locks, and a previous supervisor's segments must be left free to be cleaned.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if p.poll() is not None:
             _fail(f"the instance did not start (exit {p.returncode}); see {log}")
         try:
-            if InstanceSegments.attach(instance).control.load("pid_strategy"):
+            procs = request(instance, {"cmd": "processes"}, timeout=5)["processes"]
+            if procs["supervisor"]["pid"] == p.pid and procs.get("strategy", {}).get("pid"):
                 console.print(f"instance {instance} running in the background (supervisor "
                               f"{p.pid}); log {log}")  # fmt: skip
                 return
-        except (InstanceError, SegmentError):
+        except (SupervisorError, OSError, ValueError):
             pass
         time.sleep(0.1)
     _fail(f"the instance did not come up within 120 s; see {log}")

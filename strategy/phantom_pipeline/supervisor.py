@@ -124,13 +124,14 @@ def read_kill_switch_state(directory: Path) -> tuple[bool, str]:
         return False, "no state recorded"
     except OSError as e:
         return True, f"{path} cannot be read ({e}): on"
-    with os.fdopen(fd, "rb") as f:
-        try:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return True, f"{path} is not a regular file: on"
-            text = f.read(64).decode("ascii", "replace").strip()
-        except OSError as e:
-            return True, f"{path} cannot be read ({e}): on"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True, f"{path} is not a regular file: on"
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+    except OSError as e:
+        return True, f"{path} cannot be read ({e}): on"
+    finally:
+        os.close(fd)
     if text in ("on", "off"):
         return text == "on", f"recorded {text} in {path}"
     return True, f"{path} says {text!r}, not on/off: on"
