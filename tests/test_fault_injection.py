@@ -1,6 +1,8 @@
 """Fault injection on real processes (issue 14): under a moving simulated market, SIGKILL the
 feeder, the signer or the strategy at random moments, round after round (10 rounds here,
-100 in the slow tier). After each round whatever died is back (a new pid, alive, beating),
+100 in the slow tier); every fifth round SIGKILLs the supervisor instead, and then its
+children must exit within 10 s, nothing may be signed until the next `start`, and that
+start must trade again. After each round whatever died is back (a new pid, alive, beating),
 no (tick seq, route) pair was signed twice in the capture file (within the run and across
 signer restarts), and a killed strategy's lease is fenced (the epoch moved on). Once the
 market stops moving, the pools table equals the simulator's accounts. After `stop`, no
@@ -62,14 +64,36 @@ def running(pid: int) -> bool:
     return st[st.rfind(")") + 2] not in "ZX"
 
 
-def signed_twice(capture: Path) -> list[tuple[int, int]]:
-    if not capture.exists():
-        return []
+def capture_lines(capture: Path) -> list[str]:
+    return capture.read_text().splitlines() if capture.exists() else []
+
+
+def signed_twice(capture: Path, since: int = 0) -> list[tuple[int, int]]:
+    """(tick seq, route) pairs signed more than once in the capture from line ``since`` on
+    (the lines of one instance generation: tick seqs start over with new segments)."""
     pairs = Counter(
         (rec["tick_seq"], rec["route_id"])
-        for rec in map(json.loads, capture.read_text().splitlines())
+        for rec in map(json.loads, capture_lines(capture)[since:])
     )
     return [p for p, n in pairs.items() if n > 1]
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                st = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(st[st.rfind(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def start_detached(instance: str, cfg: Path) -> None:
+    r = cli("start", "--instance", instance, "--config", str(cfg), "--detach")
+    assert r.returncode == 0, r.stderr + r.stdout
 
 
 def wait_table_equals_market(instance: str, sim: dict[str, Any], timeout: float) -> None:
@@ -97,15 +121,31 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
     cfg.write_text(default_config(sim, work, key) + "\n[supervisor]\n"
                    "restart_backoff_min_ms = 10\nrestart_backoff_max_ms = 50\n")  # fmt: skip
     capture = work / "capture.jsonl"
-    r = cli("start", "--instance", instance, "--config", str(cfg), "--detach")
     pids: set[int] = set()
     kills: Counter[str] = Counter()
+    generation = 0  # first capture line of the current instance generation
     try:
-        assert r.returncode == 0, r.stderr + r.stdout
+        start_detached(instance, cfg)
         wait_until(lambda: status(instance)["strategy"]["intents"] > 0, timeout=240,
                    what="the first intents")  # fmt: skip
-        for _ in range(rounds):
+        for k in range(rounds):
             before = status(instance)
+            if k % 5 == 4:  # every fifth round kills the supervisor instead
+                sup = before["processes"]["supervisor"]["pid"]
+                children = children_of(sup)
+                pids.update(children)
+                time.sleep(rng.uniform(0, 0.3))
+                os.kill(sup, signal.SIGKILL)
+                kills["supervisor"] += 1
+                wait_until(lambda c=children: not any(running(p) for p in c), timeout=10,
+                           what="the children to exit after the supervisor's SIGKILL")  # fmt: skip
+                assert signed_twice(capture, generation) == []
+                generation = len(capture_lines(capture))
+                start_detached(instance, cfg)
+                assert len(capture_lines(capture)) == generation, "signed with no supervisor"
+                wait_until(lambda: status(instance)["signer"]["signed"] > 0, timeout=240,
+                           what="signing again after the restart")  # fmt: skip
+                continue
             victim = rng.choice(VICTIMS)
             pid = before["processes"][victim]["pid"]
             epoch = before["strategy"]["epoch"]
@@ -125,12 +165,12 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
                 return ok
 
             wait_until(back, timeout=240, what=f"the {victim} back after SIGKILL")
-            assert signed_twice(capture) == [], "a (tick seq, route) pair was signed twice"
+            assert signed_twice(capture, generation) == [], "a (tick seq, route) signed twice"
         # The market stops moving; the table must then equal the simulator's accounts.
         wait_table_equals_market(instance, sim, timeout=market_s + 240)
         st = status(instance)
         pids.update(p["pid"] for p in st["processes"].values())
-        assert signed_twice(capture) == []
+        assert signed_twice(capture, generation) == []
         print(f"kills survived: {dict(kills)}; signed {st['signer']['signed']}")
     finally:
         stop = cli("stop", "--instance", instance)
