@@ -286,7 +286,8 @@ impl Segment {
                 expected: HEADER_SIZE as u64,
             });
         }
-        let map = shm::open(name, shm::Access::ReadWrite).map_err(|e| SegmentError::shm(name, e))?;
+        let map =
+            shm::open(name, shm::Access::ReadWrite).map_err(|e| SegmentError::shm(name, e))?;
         Ok(Segment {
             name: name.to_owned(),
             map,

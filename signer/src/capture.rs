@@ -203,12 +203,18 @@ mod mode_tests {
         std::fs::create_dir_all(&dir).expect("dir");
         // Fresh file, under a permissive umask's worth of default: 0600.
         let path = dir.join("c.jsonl");
-        CaptureWriter::open(&path).expect("open").finish().expect("finish");
+        CaptureWriter::open(&path)
+            .expect("open")
+            .finish()
+            .expect("finish");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "fresh capture file mode {mode:o}");
         // An existing, too-open file is tightened.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        CaptureWriter::open(&path).expect("open").finish().expect("finish");
+        CaptureWriter::open(&path)
+            .expect("open")
+            .finish()
+            .expect("finish");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "existing capture file mode {mode:o}");
         // A symlink planted at the path is refused, and its target untouched.

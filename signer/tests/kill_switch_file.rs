@@ -70,8 +70,14 @@ fn unresolvable_path_is_on() {
     let d = scratch("loop");
     let lp = d.join("loop");
     symlink(&lp, &lp).expect("self-referencing symlink");
-    assert!(kill_file_on(&lp.join("KILL")), "a symlink loop must read as on");
+    assert!(
+        kill_file_on(&lp.join("KILL")),
+        "a symlink loop must read as on"
+    );
     let long = d.join("x".repeat(300));
-    assert!(kill_file_on(&long), "a name too long to check must read as on");
+    assert!(
+        kill_file_on(&long),
+        "a name too long to check must read as on"
+    );
     std::fs::remove_dir_all(&d).expect("cleanup");
 }

@@ -83,9 +83,9 @@ fn to_py(py: Python<'_>, e: SegmentError) -> PyErr {
         SegmentError::NotFound { .. } => SegmentNotFoundError::new_err(msg),
         SegmentError::AlreadyExists { .. } => SegmentExistsError::new_err(msg),
         SegmentError::Live { .. } => SegmentLiveError::new_err(msg),
-        SegmentError::Invalid { .. }
-        | SegmentError::Os { .. }
-        | SegmentError::Foreign { .. } => SegmentError_::new_err(msg),
+        SegmentError::Invalid { .. } | SegmentError::Os { .. } | SegmentError::Foreign { .. } => {
+            SegmentError_::new_err(msg)
+        }
     }
 }
 
