@@ -39,7 +39,7 @@ def test_sigkilled_creator_leaves_a_stale_segment_that_clean_removes(
     assert p.stdout.readline().strip() == "ready"
     seg = attach_ring(name, "ProbeRecord").segment
     live, why = seg.liveness(STALE_AFTER_NS)
-    assert live and str(p.pid) in why
+    assert live and "lock is held" in why  # the creator maps it (and is running)
     with pytest.raises(SegmentLiveError):
         _native.remove_if_stale(name, STALE_AFTER_NS)
 
