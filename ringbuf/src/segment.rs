@@ -295,6 +295,26 @@ impl Segment {
         })
     }
 
+    /// Like [`Segment::open_unchecked`], without taking the shared lock: the remover takes
+    /// the exclusive one directly.
+    fn open_for_removal(name: &str) -> Result<Segment> {
+        validate_name(name)?;
+        let size = shm::size_of(name).map_err(|e| SegmentError::os(name, e))?;
+        if size < HEADER_SIZE as u64 {
+            return Err(SegmentError::Truncated {
+                segment: name.to_owned(),
+                found: size,
+                expected: HEADER_SIZE as u64,
+            });
+        }
+        let map = shm::open_unlocked(name).map_err(|e| SegmentError::shm(name, e))?;
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            mlock_error: None,
+        })
+    }
+
     /// Map `name` and check it holds `layout` (and `capacity`, when given).
     pub fn attach(name: &str, layout: Layout, capacity: Option<u32>) -> Result<Segment> {
         let seg = Segment::open_unchecked(name)?;
@@ -444,7 +464,7 @@ impl Segment {
     }
 
     /// Whether another process maps this segment (holds its `flock`; every mapping does,
-    /// for its whole life). An error deciding counts as held.
+    /// for its whole life), from `/proc/locks`. An error deciding counts as held.
     pub fn held_by_others(&self) -> bool {
         self.map.held_by_others().unwrap_or(true)
     }
@@ -515,7 +535,7 @@ fn describe_magic(m: u64) -> String {
 /// Remove segment `name` if it is stale; a live one is refused with [`SegmentError::Live`].
 /// A file too short to hold a header, or without our magic, is not ours and is refused too.
 pub fn remove_if_stale(name: &str, stale_after_ns: u64) -> Result<String> {
-    let seg = Segment::open_unchecked(name)?;
+    let seg = Segment::open_for_removal(name)?;
     if seg.magic_word().load(Ordering::Acquire) != MAGIC {
         return Err(SegmentError::Mismatch {
             segment: name.to_owned(),

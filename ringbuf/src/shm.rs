@@ -4,9 +4,10 @@
 //! deals in [`Mapping`]s.
 //!
 //! * Every [`Mapping`] keeps its descriptor open and holds a shared `flock` on it for its
-//!   whole life, so "is anyone mapping this segment?" is one `LOCK_EX|LOCK_NB` away
-//!   ([`Mapping::held_by_others`]); the lock goes with the descriptor when the process dies,
-//!   however it dies.
+//!   whole life, so "is anyone mapping this segment?" is one `LOCK_EX|LOCK_NB` away for a
+//!   remover ([`open_unlocked`], [`Mapping::try_exclusive`]), and one look at `/proc/locks`
+//!   for a process that maps it itself ([`Mapping::held_by_others`]); the lock goes with
+//!   the descriptor when the process dies, however it dies.
 //! * [`open`] maps an object only if it belongs to this user and has mode 0600 (checked
 //!   with `fstat` on the descriptor it maps, not on the name), and never through a symlink.
 //! * [`Access`] says how an object is mapped; a read-only mapping comes from an `O_RDONLY`
@@ -130,20 +131,36 @@ impl Mapping {
         self.access
     }
 
-    /// Whether another open descriptor (another process's mapping) holds a lock on the
-    /// object. Tries to convert this descriptor's shared lock to an exclusive one without
-    /// blocking, and converts it back at once when that succeeds.
+    /// Whether another process holds a lock on the object (maps it), from `/proc/locks`
+    /// (flock entries name the locking pid and the object's device and inode). Our own
+    /// locks are not counted, and nothing is taken or converted: on Linux a failed
+    /// conversion of a shared lock to an exclusive one drops the shared lock.
     pub fn held_by_others(&self) -> io::Result<bool> {
-        if self.try_exclusive()? {
-            self.share()?;
-            Ok(false)
-        } else {
-            Ok(true)
-        }
+        let st = fstat(&self.fd)?;
+        let me = std::process::id();
+        let (major, minor) = (libc::major(st.st_dev), libc::minor(st.st_dev));
+        let locks = std::fs::read_to_string("/proc/locks")?;
+        Ok(locks.lines().any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // "N: FLOCK ADVISORY READ PID MAJ:MIN:INODE 0 EOF"; "N: -> ..." are waiters.
+            if f.len() < 6 || f[1] != "FLOCK" {
+                return false;
+            }
+            let pid: u32 = f[4].parse().unwrap_or(0);
+            let mut id = f[5].split(':');
+            let (Some(ma), Some(mi), Some(ino)) = (id.next(), id.next(), id.next()) else {
+                return false;
+            };
+            pid != me
+                && u32::from_str_radix(ma, 16).ok() == Some(major)
+                && u32::from_str_radix(mi, 16).ok() == Some(minor)
+                && ino.parse::<u64>().ok() == Some(st.st_ino)
+        }))
     }
 
-    /// Convert this descriptor's lock to an exclusive one if nobody else holds one (true),
-    /// without blocking. The caller is the only user of the object while it holds it.
+    /// Take an exclusive lock if nobody else holds one (true), without blocking. Only for a
+    /// descriptor opened with [`open_unlocked`] (converting a shared lock that fails would
+    /// drop it). The caller is then the object's only user while it holds it.
     pub fn try_exclusive(&self) -> io::Result<bool> {
         // SAFETY: flock on a descriptor we own; no memory is passed.
         if unsafe { libc::flock(self.fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
@@ -154,16 +171,6 @@ impl Mapping {
             Ok(false)
         } else {
             Err(e)
-        }
-    }
-
-    /// Back to a shared lock.
-    pub fn share(&self) -> io::Result<()> {
-        // SAFETY: flock on a descriptor we own; no memory is passed.
-        if unsafe { libc::flock(self.fd.as_raw_fd(), libc::LOCK_SH) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
         }
     }
 }
@@ -280,6 +287,16 @@ pub fn create(name: &str, size: usize) -> Result<Mapping, ShmError> {
 /// mode 0600 ([`ShmError::Foreign`] otherwise), and lock it shared. An object removed
 /// between the open and the lock is reported as not found.
 pub fn open(name: &str, access: Access) -> Result<Mapping, ShmError> {
+    open_with(name, access, true)
+}
+
+/// [`open`] without the shared lock: for a remover, which then takes
+/// [`Mapping::try_exclusive`] directly.
+pub fn open_unlocked(name: &str) -> Result<Mapping, ShmError> {
+    open_with(name, Access::ReadWrite, false)
+}
+
+fn open_with(name: &str, access: Access, lock: bool) -> Result<Mapping, ShmError> {
     let flags = match access {
         Access::ReadWrite => libc::O_RDWR,
         Access::ReadOnly => libc::O_RDONLY,
@@ -295,7 +312,9 @@ pub fn open(name: &str, access: Access) -> Result<Mapping, ShmError> {
             me: euid(),
         });
     }
-    lock_shared(name, &fd)?;
+    if lock {
+        lock_shared(name, &fd)?;
+    }
     // A cleaner may have removed the name while we waited for the lock.
     let st = fstat(&fd).map_err(|e| ShmError::os(name, "stat", e))?;
     if st.st_nlink == 0 {

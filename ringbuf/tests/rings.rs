@@ -313,3 +313,51 @@ fn seqlock_readers_never_see_a_torn_entry() {
     writer.join().unwrap();
     assert_eq!(table.read(3).unwrap().last_slot, 20_000);
 }
+
+#[test]
+fn every_mapping_holds_the_segment_lock_until_dropped() {
+    let n = Name::new("flock");
+    let seg = ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap();
+    let other = Segment::open_unchecked(&n.0).unwrap();
+    // Only other processes count as "others" (the cross-process case is in
+    // tests/test_fail_closed.py); asking never drops this process's own locks.
+    assert!(!seg.held_by_others() && !other.held_by_others());
+    // A remover sees every descriptor's lock: refused even at a zero heartbeat
+    // tolerance, and the reason names the lock.
+    for _ in 0..2 {
+        match segment::remove_if_stale(&n.0, 0) {
+            Err(SegmentError::Live { why, .. }) => assert!(why.contains("lock is held"), "{why}"),
+            other => panic!("expected Live, got {other:?}"),
+        }
+    }
+    drop(other);
+    drop(seg);
+    // Unmapped: now only the live creator (this process) keeps it.
+    match segment::remove_if_stale(&n.0, 0) {
+        Err(SegmentError::Live { why, .. }) => assert!(why.contains("creator pid"), "{why}"),
+        other => panic!("expected Live, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_segment_with_another_mode_is_refused_naming_owner_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let n = Name::new("mode0644");
+    drop(ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap());
+    let path = format!("/dev/shm/{}", n.0);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    match ring::attach::<ProbeRecord>(&n.0, None) {
+        Err(SegmentError::Foreign { mode, owner, .. }) => {
+            assert_eq!(mode, 0o644);
+            // SAFETY: geteuid has no preconditions.
+            assert_eq!(owner, unsafe { libc::geteuid() });
+        }
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+    let msg = ring::attach::<ProbeRecord>(&n.0, None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&n.0) && msg.contains("mode 0644"), "{msg}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(ring::attach::<ProbeRecord>(&n.0, None).is_ok());
+}
