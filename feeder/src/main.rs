@@ -1,5 +1,5 @@
 //! `phantom-feeder --instance NAME --config FILE [--check-config] [--record FILE | --replay FILE
-//! [--replay-speed max|F]] [--frame-log FILE]`: Solana PubSub market data
+//! [--replay-speed max|F]] [--frame-log FILE] [--supervisor-pid PID]`: Solana PubSub market data
 //! into the instance's `pools` table and `market` ring (DESIGN §2).
 //!
 //! One tokio task per endpoint reads frames; the engine (this thread) dedupes, decodes,
@@ -67,6 +67,10 @@ struct Args {
     /// connection): the end-to-end benchmark joins it with the simulator's send log.
     #[arg(long)]
     frame_log: Option<PathBuf>,
+    /// The supervisor's pid: this process sets SIGTERM as its death signal and exits at
+    /// once if its parent is not this pid (the supervisor died before it could ask).
+    #[arg(long, value_name = "PID")]
+    supervisor_pid: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,12 @@ fn main() -> ExitCode {
         std::process::exit(101);
     }));
     let args = Args::parse();
+    if let Some(pid) = args.supervisor_pid {
+        if let Err(e) = phantom_ringbuf::process::die_with_supervisor(pid) {
+            eprintln!("phantom-feeder: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {

@@ -9,6 +9,7 @@
 //! * [`seqlock`] and [`table`]: per-entry seqlock tables (the `pools` table, the control block).
 //! * [`control`]: the control block and each writer's view of it.
 //! * [`programs`]: the Solana program ids the engine knows, defined once.
+//! * [`process`]: the death signal every child of the supervisor sets first.
 //!
 //! ```no_run
 //! use phantom_ringbuf::{records::ProbeRecord, ring, segment::{self, CreateOptions}};
@@ -35,6 +36,8 @@ pub mod clock;
 pub mod control;
 #[cfg(not(loom))]
 pub mod names;
+#[cfg(not(loom))]
+pub mod process;
 #[cfg(not(loom))]
 pub mod records;
 #[cfg(not(loom))]

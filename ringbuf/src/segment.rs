@@ -71,6 +71,18 @@ pub enum SegmentError {
         /// Why.
         why: String,
     },
+    /// The object is another user's, or its mode is not 0600: never mapped.
+    #[error("segment {segment}: owned by uid {owner} with mode {mode:04o}; segments must be owned by this user (uid {me}) with mode 0600: refusing to attach")]
+    Foreign {
+        /// Segment name.
+        segment: String,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
     /// An OS call failed.
     #[error("segment {segment}: {source}")]
     Os {
@@ -83,6 +95,24 @@ pub enum SegmentError {
 }
 
 impl SegmentError {
+    fn shm(segment: &str, e: shm::ShmError) -> Self {
+        match e {
+            shm::ShmError::Foreign {
+                owner, mode, me, ..
+            } => SegmentError::Foreign {
+                segment: segment.to_owned(),
+                owner,
+                mode,
+                me,
+            },
+            shm::ShmError::Os { source, op, .. } => {
+                let kind = source.kind();
+                let source = io::Error::new(kind, format!("{op}: {source}"));
+                SegmentError::os(segment, source)
+            }
+        }
+    }
+
     fn os(segment: &str, source: io::Error) -> Self {
         match source.kind() {
             io::ErrorKind::NotFound => SegmentError::NotFound {
@@ -209,7 +239,7 @@ impl Segment {
             ));
         }
         let total = HEADER_SIZE as u64 + capacity as u64 * layout.record_size as u64;
-        let map = shm::create(name, total as usize).map_err(|e| SegmentError::os(name, e))?;
+        let map = shm::create(name, total as usize).map_err(|e| SegmentError::shm(name, e))?;
         shm::prefault(&map);
         let mlock_error = if opts.mlock {
             shm::mlock(&map).err().map(|e| e.to_string())
@@ -256,7 +286,28 @@ impl Segment {
                 expected: HEADER_SIZE as u64,
             });
         }
-        let map = shm::open(name).map_err(|e| SegmentError::os(name, e))?;
+        let map =
+            shm::open(name, shm::Access::ReadWrite).map_err(|e| SegmentError::shm(name, e))?;
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            mlock_error: None,
+        })
+    }
+
+    /// Like [`Segment::open_unchecked`], without taking the shared lock: the remover takes
+    /// the exclusive one directly.
+    fn open_for_removal(name: &str) -> Result<Segment> {
+        validate_name(name)?;
+        let size = shm::size_of(name).map_err(|e| SegmentError::os(name, e))?;
+        if size < HEADER_SIZE as u64 {
+            return Err(SegmentError::Truncated {
+                segment: name.to_owned(),
+                found: size,
+                expected: HEADER_SIZE as u64,
+            });
+        }
+        let map = shm::open_unlocked(name).map_err(|e| SegmentError::shm(name, e))?;
         Ok(Segment {
             name: name.to_owned(),
             map,
@@ -412,8 +463,24 @@ impl Segment {
             .store(monotonic_ns(), Ordering::Relaxed);
     }
 
-    /// Whether this segment is live or stale, and why (DESIGN §3).
+    /// Whether another process maps this segment (holds its `flock`; every mapping does,
+    /// for its whole life), from `/proc/locks`. An error deciding counts as held.
+    pub fn held_by_others(&self) -> bool {
+        self.map.held_by_others().unwrap_or(true)
+    }
+
+    /// Whether this segment is live or stale, and why (DESIGN §3). Live when another
+    /// process maps it (its `flock` is held), when its creator runs, or when a heartbeat
+    /// is fresher than `stale_after_ns`: each alone keeps it.
     pub fn liveness(&self, stale_after_ns: u64) -> Liveness {
+        if self.held_by_others() {
+            return Liveness::Live("mapped by a running process (its lock is held)".into());
+        }
+        self.liveness_unlocked(stale_after_ns)
+    }
+
+    /// The second signal alone: the creator (pid + start time) and the heartbeats.
+    fn liveness_unlocked(&self, stale_after_ns: u64) -> Liveness {
         let h = self.header();
         if process_alive(h.creator_pid, h.creator_start_time) {
             return Liveness::Live(format!("creator pid {} is running", h.creator_pid));
@@ -468,7 +535,7 @@ fn describe_magic(m: u64) -> String {
 /// Remove segment `name` if it is stale; a live one is refused with [`SegmentError::Live`].
 /// A file too short to hold a header, or without our magic, is not ours and is refused too.
 pub fn remove_if_stale(name: &str, stale_after_ns: u64) -> Result<String> {
-    let seg = Segment::open_unchecked(name)?;
+    let seg = Segment::open_for_removal(name)?;
     if seg.magic_word().load(Ordering::Acquire) != MAGIC {
         return Err(SegmentError::Mismatch {
             segment: name.to_owned(),
@@ -477,14 +544,26 @@ pub fn remove_if_stale(name: &str, stale_after_ns: u64) -> Result<String> {
             expected: describe_magic(MAGIC),
         });
     }
-    match seg.liveness(stale_after_ns) {
-        Liveness::Live(why) => Err(SegmentError::Live {
-            segment: name.to_owned(),
-            why,
-        }),
+    // Exclusive, without blocking: nobody else maps it, and nobody can attach while we
+    // decide and unlink (an attacher waits for our lock, then finds the name gone).
+    let live = |why: String| SegmentError::Live {
+        segment: name.to_owned(),
+        why,
+    };
+    match seg.map.try_exclusive() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(live(
+                "mapped by a running process (its lock is held)".into(),
+            ))
+        }
+        Err(e) => return Err(SegmentError::os(name, e)),
+    }
+    match seg.liveness_unlocked(stale_after_ns) {
+        Liveness::Live(why) => Err(live(why)),
         Liveness::Stale(why) => {
-            drop(seg);
             shm::unlink(name).map_err(|e| SegmentError::os(name, e))?;
+            drop(seg);
             Ok(why)
         }
     }

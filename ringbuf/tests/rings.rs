@@ -200,6 +200,12 @@ fn truncated_and_foreign_objects_are_refused() {
     ));
     let foreign = Name::new("foreign");
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![0xABu8; 8192]).unwrap();
+    // Ours by owner and mode (0600), so the header check is what refuses it.
+    std::fs::set_permissions(
+        format!("/dev/shm/{}", foreign.0),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     expect_mismatch(ring::attach::<ProbeRecord>(&foreign.0, None), "magic");
     // Not ours: never removed by the stale cleanup.
     assert!(segment::remove_if_stale(&foreign.0, 0).is_err());
@@ -377,4 +383,51 @@ fn peeked_records_stay_in_the_ring_until_released_one_by_one() {
     // Releasing more than is readable hands back only what is there.
     successor.release(10);
     assert_eq!(successor.head(), 5);
+
+#[test]
+fn every_mapping_holds_the_segment_lock_until_dropped() {
+    let n = Name::new("flock");
+    let seg = ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap();
+    let other = Segment::open_unchecked(&n.0).unwrap();
+    // Only other processes count as "others" (the cross-process case is in
+    // tests/test_fail_closed.py); asking never drops this process's own locks.
+    assert!(!seg.held_by_others() && !other.held_by_others());
+    // A remover sees every descriptor's lock: refused even at a zero heartbeat
+    // tolerance, and the reason names the lock.
+    for _ in 0..2 {
+        match segment::remove_if_stale(&n.0, 0) {
+            Err(SegmentError::Live { why, .. }) => assert!(why.contains("lock is held"), "{why}"),
+            other => panic!("expected Live, got {other:?}"),
+        }
+    }
+    drop(other);
+    drop(seg);
+    // Unmapped: now only the live creator (this process) keeps it.
+    match segment::remove_if_stale(&n.0, 0) {
+        Err(SegmentError::Live { why, .. }) => assert!(why.contains("creator pid"), "{why}"),
+        other => panic!("expected Live, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_segment_with_another_mode_is_refused_naming_owner_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let n = Name::new("mode0644");
+    drop(ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap());
+    let path = format!("/dev/shm/{}", n.0);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    match ring::attach::<ProbeRecord>(&n.0, None) {
+        Err(SegmentError::Foreign { mode, owner, .. }) => {
+            assert_eq!(mode, 0o644);
+            // SAFETY: geteuid has no preconditions.
+            assert_eq!(owner, unsafe { libc::geteuid() });
+        }
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+    let msg = ring::attach::<ProbeRecord>(&n.0, None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&n.0) && msg.contains("mode 0644"), "{msg}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(ring::attach::<ProbeRecord>(&n.0, None).is_ok());
 }

@@ -72,12 +72,18 @@ pub struct CaptureWriter {
 }
 
 impl CaptureWriter {
-    /// Opens (creates or appends to) `path` and starts the writer thread.
+    /// Opens (creates or appends to) `path` and starts the writer thread. The file holds
+    /// transactions signed with a real blockhash: it is created 0600 whatever the umask, an
+    /// existing one is set to 0600, and a symlink is never followed (`O_NOFOLLOW`).
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         let direct = file.try_clone()?;
         let (tx, rx) = channel::<CaptureRecord>();
         let thread = std::thread::Builder::new()
@@ -229,6 +235,43 @@ mod tests {
         assert_eq!(w.finish().expect("finish"), 1);
         assert_eq!(lines[0]["tx"], "AQID");
         assert_eq!(lines[0]["signature"], bs58::encode([7u8; 64]).into_string());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn capture_file_is_0600_and_never_opened_through_a_symlink() {
+        let dir = std::env::temp_dir().join(format!("phantom-capmode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        // Fresh file, under a permissive umask's worth of default: 0600.
+        let path = dir.join("c.jsonl");
+        CaptureWriter::open(&path)
+            .expect("open")
+            .finish()
+            .expect("finish");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "fresh capture file mode {mode:o}");
+        // An existing, too-open file is tightened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        CaptureWriter::open(&path)
+            .expect("open")
+            .finish()
+            .expect("finish");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "existing capture file mode {mode:o}");
+        // A symlink planted at the path is refused, and its target untouched.
+        let target = dir.join("target");
+        std::fs::write(&target, b"x").expect("target");
+        let link = dir.join("link.jsonl");
+        symlink(&target, &link).expect("symlink");
+        assert!(CaptureWriter::open(&link).is_err(), "followed a symlink");
+        assert_eq!(std::fs::read(&target).expect("read"), b"x");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -36,7 +36,7 @@ use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::SegmentError;
 use solana_address::Address;
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -131,6 +131,27 @@ struct InFlight {
     first_error: i32,
 }
 
+/// Whether the kill-switch file says "stop signing". Fails closed: the switch is off only
+/// when the file provably does not exist, that is `lstat` says "no such file" *and* its
+/// directory is a directory this process can search. A file (of any kind, a dangling
+/// symlink included), a permission error, a missing or mistyped directory, or any other
+/// error counts as on.
+pub fn kill_file_on(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            // The directory must exist and be a directory (metadata follows a symlinked
+            // directory, which is fine: the path is looked up through it the same way).
+            !std::fs::metadata(dir).is_ok_and(|m| m.is_dir())
+        }
+        Err(_) => true,
+    }
+}
+
 /// Watches the kill-switch file from a thread; the hot path reads one atomic.
 struct KillFile {
     on: Arc<AtomicBool>,
@@ -141,13 +162,13 @@ struct KillFile {
 
 impl KillFile {
     fn start(path: PathBuf) -> std::io::Result<Self> {
-        let on = Arc::new(AtomicBool::new(path.exists()));
+        let on = Arc::new(AtomicBool::new(kill_file_on(&path)));
         let (stop_tx, stop_rx) = channel::<()>();
         let flag = Arc::clone(&on);
         let thread = std::thread::Builder::new()
             .name("kill-file".into())
             .spawn(move || loop {
-                let exists = path.exists();
+                let exists = kill_file_on(&path);
                 // Relaxed: a flag on its own; no other data is published with it.
                 if flag.swap(exists, Ordering::Relaxed) != exists {
                     tracing::warn!(path = %path.display(), on = exists, "kill-switch file changed");

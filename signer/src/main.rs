@@ -1,14 +1,16 @@
 //! `phantom-signer`: the signer process (DESIGN §2, §6).
 //!
 //! ```text
-//! phantom-signer --instance NAME --config FILE [--check-config] [--live]
+//! phantom-signer --instance NAME --config FILE [--check-config] [--live] [--supervisor-pid PID]
 //! phantom-signer --generate-keypair PATH
 //! ```
 //!
 //! Dry-run is the default; sending needs `mode = "live"` in the config *and* `--live`. The
 //! process disables core dumps before it touches the key, logs to stderr with `tracing`
 //! (never key material), exits non-zero on a panic, and on SIGTERM/SIGINT or the control
-//! block's `run_state` drains the intents already queued and exits 0.
+//! block's `run_state` drains the intents already queued and exits 0. With
+//! `--supervisor-pid` SIGTERM is also its death signal: a signer whose supervisor dies
+//! stops taking intents, drains and exits like on `stop`.
 
 use clap::Parser;
 use phantom_signer::config::{Config, ConfigError, Mode, SigningMode};
@@ -51,6 +53,10 @@ struct Args {
     /// Write a fresh keypair JSON file (mode 0600, never overwriting) and exit.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["check_config", "live", "instance", "config"])]
     generate_keypair: Option<PathBuf>,
+    /// The supervisor's pid: this process sets SIGTERM as its death signal and exits at
+    /// once if its parent is not this pid (the supervisor died before it could ask).
+    #[arg(long, value_name = "PID")]
+    supervisor_pid: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +67,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let args = Args::parse();
+    if let Some(pid) = args.supervisor_pid {
+        if let Err(e) = phantom_ringbuf::process::die_with_supervisor(pid) {
+            eprintln!("phantom-signer: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -62,12 +62,13 @@ def describe_segment(name: str) -> dict[str, Any]:
         seg.validate(record_name, container)
     except SegmentError as e:
         validation = str(e)
+    from phantom_pipeline.status import heartbeat_age_ms
+
     live, why = seg.liveness()
-    now = _native.monotonic_ns()
 
     def age_ms(field: str) -> float | None:
         t = int(h[field])
-        return None if t == 0 else round((now - t) / 1e6, 1)
+        return heartbeat_age_ms(t, _native.monotonic_ns())
 
     out: dict[str, Any] = {
         "name": name,
@@ -266,13 +267,20 @@ def _embedded_default(directory: Path) -> tuple[Path, Any]:
 
     from phantom_pipeline.binaries import executable
     from phantom_pipeline.embedded import default_config
+    from phantom_pipeline.supervisor import open_private, spawn, write_private
 
-    sim = subprocess.Popen(
-        [str(executable("phantom-sim")), "--port", "0", "--rate", "2000",
-         "--dislocation-probability", "0.05", "--dislocation", "0.02"],
-        stdout=subprocess.PIPE, stderr=open(directory / "sim.log", "ab"),  # noqa: SIM115
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    # Forked by the spawner thread and told the supervisor's pid (this process): the
+    # simulator dies with it, like every other child.
+    logfd = open_private(directory / "sim.log")
+    try:
+        sim = spawn(
+            [str(executable("phantom-sim")), "--port", "0", "--rate", "2000",
+             "--dislocation-probability", "0.05", "--dislocation", "0.02",
+             "--supervisor-pid", str(os.getpid())],
+            stdout=subprocess.PIPE, stderr=logfd, text=True, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        os.close(logfd)
     assert sim.stdout is not None
     line = sim.stdout.readline()
     if not line:
@@ -288,7 +296,7 @@ def _embedded_default(directory: Path) -> tuple[Path, Any]:
             sim.kill()
             raise OSError(f"cannot make the throwaway key: {r.stderr.strip()}")
     path = directory / "embedded-default.toml"
-    path.write_text(default_config(ready, directory, key))
+    write_private(path, default_config(ready, directory, key))
     return path, sim
 
 
@@ -297,7 +305,7 @@ def _start_detached(
 ) -> None:
     import subprocess
 
-    from phantom_pipeline.supervisor import run_dir
+    from phantom_pipeline.supervisor import open_private, run_dir
 
     argv = [sys.executable, "-m", "phantom_pipeline.cli", "start", "--instance", instance]
     if config_path is not None:
@@ -309,20 +317,27 @@ def _start_detached(
     if live:
         argv.append("--live")
     log = run_dir(instance) / "supervisor.log"
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=open(log, "ab"),  # noqa: SIM115
-                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    from phantom_pipeline.instance import InstanceError, InstanceSegments
+    logfd = open_private(log)
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logfd,
+                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    finally:
+        os.close(logfd)
+    from phantom_pipeline.supervisor import SupervisorError, request
 
+    # Asked over the control socket, not by mapping the segments: a mapping would hold
+    # their locks, and a previous supervisor's segments must be left free to be cleaned.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if p.poll() is not None:
             _fail(f"the instance did not start (exit {p.returncode}); see {log}")
         try:
-            if InstanceSegments.attach(instance).control.load("pid_strategy"):
+            procs = request(instance, {"cmd": "processes"}, timeout=5)["processes"]
+            if procs["supervisor"]["pid"] == p.pid and procs.get("strategy", {}).get("pid"):
                 console.print(f"instance {instance} running in the background (supervisor "
                               f"{p.pid}); log {log}")  # fmt: skip
                 return
-        except (InstanceError, SegmentError):
+        except (SupervisorError, OSError, ValueError):
             pass
         time.sleep(0.1)
     _fail(f"the instance did not come up within 120 s; see {log}")
@@ -399,13 +414,23 @@ def render_status(st: dict[str, Any]) -> None:
 @click.argument("state", type=click.Choice(["on", "off"]))
 @click.option("--instance", default="default", show_default=True, help="Instance name.")
 def kill_switch(state: str, instance: str) -> None:
-    """Stop (on) or resume (off) all signing at once."""
-    from phantom_pipeline.instance import InstanceError, InstanceSegments
+    """Stop (on) or resume (off) all signing at once. The state is recorded in the
+    instance's run directory first, so it survives a restart of the instance."""
+    from phantom_pipeline.instance import InstanceError, InstanceSegments, validate_instance_name
+    from phantom_pipeline.supervisor import run_dir, write_kill_switch_state
 
+    try:
+        validate_instance_name(instance)
+        directory = run_dir(instance)
+        write_kill_switch_state(directory, state == "on")
+    except (InstanceError, OSError) as e:
+        _fail(f"kill switch not changed: {e}")
+        return
     try:
         seg = InstanceSegments.attach(instance)
     except (InstanceError, SegmentError) as e:
-        _fail(str(e))
+        _fail(f"{e} (the kill switch is recorded {state.upper()} in {directory} and "
+              "applies when the instance starts)")  # fmt: skip
         return
     seg.control.store("kill_switch", 1 if state == "on" else 0)
     console.print(f"kill switch {state.upper()} for instance {instance}")

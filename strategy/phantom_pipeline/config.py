@@ -52,6 +52,7 @@ class SupervisorConfig:
     restart_backoff_max_ms: int = 10_000
     heartbeat_timeout_ms: int = 5_000
     swap_timeout_ms: int = 5_000
+    swap_warmup_timeout_ms: int = 300_000
     stale_after_ms: int = 5_000
     #: More restarts of one process than this within ``restart_window_s`` halts the
     #: instance: the kill switch goes on and nothing is restarted any more.
@@ -130,6 +131,7 @@ _SUPERVISOR_CHECKS = {
     "restart_backoff_max_ms": lambda v: None if v > 0 else "must be positive",
     "heartbeat_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "swap_timeout_ms": lambda v: None if v > 0 else "must be positive",
+    "swap_warmup_timeout_ms": lambda v: None if v > 0 else "must be positive",
     "stale_after_ms": lambda v: None if v > 0 else "must be positive",
     "max_restarts": lambda v: None if v >= 0 else "must not be negative",
     "restart_window_s": lambda v: None if v > 0 else "must be positive",

@@ -3,18 +3,24 @@
 Segments of instance NAME are ``/dev/shm/phantom-NAME-<role>`` for the roles ``control``,
 ``pools``, ``market``, ``intents`` and ``reports``. The supervisor creates them all (mode
 0600, prefaulted, optionally mlocked) before it starts any process, and removes them on
-``stop``. A second ``start`` of a live instance is refused; a stale one is cleaned first.
+``stop``. A second ``start`` of a live instance is refused; a stale one is cleaned first
+(after waiting out a dead supervisor's children and heartbeats: they die with it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from phantom_pipeline import _native
 from phantom_pipeline.config import Config
 from phantom_pipeline.control import Control
 from phantom_pipeline.errors import SegmentError
+from phantom_pipeline.schema import HEADER_DTYPE
 from phantom_pipeline.segments import (
     SegmentView,
     attach_ring,
@@ -48,6 +54,11 @@ def existing_segments(instance: str) -> list[str]:
 
 def live_segments(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
     """(name, why) of the instance's segments that are live."""
+    return [(n, why) for n, why, _alive in _live(instance, stale_after_ns)]
+
+
+def _live(instance: str, stale_after_ns: int) -> list[tuple[str, str, bool]]:
+    """(name, why, creator_alive) of the live segments."""
     live = []
     for name in existing_segments(instance):
         try:
@@ -56,8 +67,42 @@ def live_segments(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
             continue
         is_live, why = seg.liveness(stale_after_ns)
         if is_live:
-            live.append((name, why))
+            raw = np.frombuffer(memoryview(seg), dtype=np.uint8)
+            h = raw[: HEADER_DTYPE.itemsize].view(HEADER_DTYPE)[0]
+            pid, start = int(h["creator_pid"]), int(h["creator_start_time"])
+            alive = _process_alive(pid, start)
+            del raw, h
+            live.append((name, why, alive))
+        del seg
     return live
+
+
+def _process_alive(pid: int, start_time: int) -> bool:
+    """Whether (pid, start time) is a running process; a zombie counts as gone (as in
+    ``clock::process_alive``)."""
+    if pid == 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[0] not in ("Z", "X") and int(fields[19]) == start_time
+
+
+def wait_unmapped_heartbeats(instance: str, stale_after_ns: int) -> list[tuple[str, str]]:
+    """The live segments of ``instance``, after waiting out what a dead supervisor leaves
+    behind. When the segments' creator (the supervisor) is gone, what still keeps them live
+    is on its way out: its children die with it (death signal) and let go of their locks,
+    and the heartbeats they wrote age. So the wait lasts while the creator is gone, up to
+    ``stale_after_ns`` plus 10 s; a live creator (a running instance) ends it at once."""
+    deadline = time.monotonic() + stale_after_ns / 1e9 + 10.0
+    while True:
+        live = _live(instance, stale_after_ns)
+        orphaned = live and not any(alive for _n, _why, alive in live)
+        if not orphaned or time.monotonic() > deadline:
+            return [(n, why) for n, why, _alive in live]
+        time.sleep(0.05)
 
 
 @dataclass
@@ -77,7 +122,7 @@ class InstanceSegments:
         ones created so far."""
         validate_instance_name(instance)
         stale_ns = config.supervisor.stale_after_ms * 1_000_000
-        live = live_segments(instance, stale_ns)
+        live = wait_unmapped_heartbeats(instance, stale_ns)
         if live:
             name, why = live[0]
             raise InstanceError(

@@ -408,7 +408,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--intents-full-timeout-ms", type=float, default=INTENTS_FULL_TIMEOUT_MS,
                     help="how long an intent waits for room in a full intents ring before it "
                     "is dropped (counted)")  # fmt: skip
+    ap.add_argument(
+        "--supervisor-pid", type=int, default=None,
+        help="die (SIGTERM) with this parent; exit at once if it is already gone",
+    )  # fmt: skip
     a = ap.parse_args(argv)
+    if a.supervisor_pid is not None:
+        try:
+            _native.die_with_supervisor(a.supervisor_pid)
+        except OSError as e:
+            print(f"strategy: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s strategy[{os.getpid()}] %(levelname)s %(message)s"
     )

@@ -29,6 +29,15 @@ HOPS = (
 PROCESS_INDEX = {"feeder": 0, "signer": 1, "strategy": 2}
 
 
+def heartbeat_age_ms(t_ns: int, now_ns: int) -> float | None:
+    """Age of a CLOCK_MONOTONIC heartbeat ``t_ns`` at ``now_ns`` (read after it), in ms;
+    None when never set. One clock, and ``now`` is taken after the heartbeat was read, so an
+    age is never negative (a heartbeat stamped "stopped", u64 max, reads 0)."""
+    if t_ns == 0:
+        return None
+    return round(max(0, now_ns - t_ns) / 1e6, 1)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -160,11 +169,10 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
     """The ``status --json`` object of DESIGN §7 for a running instance."""
     seg = InstanceSegments.attach(instance)
     c = seg.control
-    now = _native.monotonic_ns()
 
     def age(field: str) -> float | None:
         t = c.load(field)
-        return None if t == 0 else round((now - t) / 1e6, 1)
+        return heartbeat_age_ms(t, _native.monotonic_ns())
 
     restarts = c.entry["restarts"]
     processes: dict[str, Any] = {}

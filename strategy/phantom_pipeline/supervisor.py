@@ -11,16 +11,20 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import random
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -39,14 +43,147 @@ PROCESSES = ("feeder", "signer", "strategy")
 #: In the run directory while the instance is halted: ``{"reason", "since"}``.
 HALTED_FILE = "halted.json"
 
+T = TypeVar("T")
+
+
+class RunDirError(OSError):
+    """The run directory is not private to this user; the message names the path and why."""
+
+
+def _private_dir(path: Path, create: bool = True) -> None:
+    """Make sure ``path`` is a real directory (not a symlink) owned by this user with mode
+    0700: created 0700 when missing, tightened when ours, refused otherwise."""
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise RunDirError(f"run directory {path} is a symlink: refusing to use it")
+    if not stat.S_ISDIR(st.st_mode):
+        raise RunDirError(f"run directory {path} is not a directory: refusing to use it")
+    if st.st_uid != os.getuid():
+        raise RunDirError(
+            f"run directory {path} is owned by uid {st.st_uid}, not this user "
+            f"(uid {os.getuid()}): refusing to use it"
+        )
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700, follow_symlinks=False)
+
 
 def run_dir(instance: str) -> Path:
-    """Private (0700) directory of an instance: socket, logs, params files, dry-run key."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/phantom-pipeline-{os.getuid()}"
-    path = Path(base) / "phantom-pipeline" / instance
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Private directory of an instance: socket, logs, params files, dry-run key, capture,
+    kill-switch state. Under ``$XDG_RUNTIME_DIR`` (which must be this user's directory), else
+    ``/tmp/phantom-pipeline-UID``; every level the project creates is 0700, owned by this
+    user and not a symlink (:class:`RunDirError` otherwise)."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        base = Path(xdg)
+        st = os.stat(base)
+        if st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o022:
+            raise RunDirError(
+                f"XDG_RUNTIME_DIR {base} is owned by uid {st.st_uid} with mode "
+                f"{stat.S_IMODE(st.st_mode):04o}: it must be this user's and not writable "
+                "by others"
+            )
+    else:
+        base = Path(f"/tmp/phantom-pipeline-{os.getuid()}")
+        _private_dir(base)
+    path = base / "phantom-pipeline"
+    _private_dir(path)
+    path = path / instance
+    _private_dir(path)
     return path
+
+
+def open_private(path: Path, append: bool = True) -> int:
+    """Open (create 0600) a file in a run directory for writing, never through a symlink
+    (``O_NOFOLLOW``). Returns the descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags |= os.O_APPEND if append else os.O_TRUNC
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (0600, written beside it and renamed over it, so a
+    symlink at ``path`` is replaced, never followed)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = open_private(tmp, append=False)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+KILL_SWITCH_STATE = "kill-switch.state"
+
+
+def read_kill_switch_state(directory: Path) -> tuple[bool, str]:
+    """The persisted kill switch of an instance: (on, why). Fails closed: a file that
+    cannot be read, is not a regular file or says anything but ``on``/``off`` is on."""
+    path = directory / KILL_SWITCH_STATE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False, "no state recorded"
+    except OSError as e:
+        return True, f"{path} cannot be read ({e}): on"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True, f"{path} is not a regular file: on"
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+    except OSError as e:
+        return True, f"{path} cannot be read ({e}): on"
+    finally:
+        os.close(fd)
+    if text in ("on", "off"):
+        return text == "on", f"recorded {text} in {path}"
+    return True, f"{path} says {text!r}, not on/off: on"
+
+
+def write_kill_switch_state(directory: Path, on: bool) -> None:
+    write_private(directory / KILL_SWITCH_STATE, "on\n" if on else "off\n")
+
+
+class _Spawner:
+    """The one long-lived thread that forks every child. ``PR_SET_PDEATHSIG`` (which each
+    child sets itself, ``--supervisor-pid``) fires when the *thread* that forked the child
+    exits, so children must never be forked from a thread that may end before the
+    supervisor process does (a request handler, a test's worker thread)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _loop(self) -> None:
+        while True:
+            fn, fut = self._jobs.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the caller, who raises it
+                fut.set_exception(e)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="phantom-spawner", daemon=True
+                )
+                self._thread.start()
+        fut: Future[T] = Future()
+        self._jobs.put((fn, fut))
+        return fut.result()
+
+
+SPAWNER = _Spawner()
+
+
+def spawn(argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen(argv, **kw)`` from the spawner thread (see :class:`_Spawner`)."""
+    return SPAWNER.call(lambda: subprocess.Popen(argv, **kw))
 
 
 def socket_path(instance: str) -> Path:
@@ -77,25 +214,28 @@ class Child:
     restart_times: list[float] = field(default_factory=list)
 
     def spawn(self) -> None:
+        """Start the process from the spawner thread, with ``--supervisor-pid`` (it dies
+        with this process) and its output appended to its log (0600, never through a
+        symlink)."""
         cpu = self.cpu
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        logfd = open_private(self.log_path)
 
         def pin() -> None:
             if cpu is not None:
                 os.sched_setaffinity(0, {cpu})
 
         try:
-            self.proc = subprocess.Popen(
-                self.argv,
+            self.proc = spawn(
+                [*self.argv, "--supervisor-pid", str(os.getpid())],
                 stdin=subprocess.DEVNULL,
-                stdout=logf,
+                stdout=logfd,
                 stderr=subprocess.STDOUT,
                 preexec_fn=pin,
                 env=dict(self.env) if self.scrub_env else {**os.environ, **self.env},
                 start_new_session=True,
             )
         finally:
-            logf.close()
+            os.close(logfd)
         self.started_at = time.monotonic()
 
     @property
@@ -157,6 +297,7 @@ class Supervisor:
         self.stopping = False
         #: Why and since when (Unix s) the instance is halted: too many restarts.
         self.halted: dict[str, Any] | None = None
+        self._kill_switch_persisted = -1
 
     # ------------------------------------------------------------------ set-up
 
@@ -175,18 +316,18 @@ class Supervisor:
                 "--config", str(self.strategy_dir / "config.toml")]  # fmt: skip
         stamp = time.time_ns()
         if isinstance(params, Path):
-            argv += ["--params", str(self._copy_params(params.read_bytes(), stamp))]
+            argv += ["--params", str(self._copy_params(params.read_text(), stamp))]
         elif params:
-            text = _toml_table("params", params).encode()
+            text = _toml_table("params", params)
             argv += ["--params", str(self._copy_params(text, stamp))]
         if self.config.strategy.sandbox == "enforce":
             argv += ["--sandbox", *self.grants.argv()]
         return argv
 
-    def _copy_params(self, data: bytes, stamp: int) -> Path:
+    def _copy_params(self, data: str, stamp: int) -> Path:
         """A params file as the strategy reads it: a copy in its params directory."""
         path = self.strategy_dir / f"params-{stamp}.toml"
-        _write_private(path, data)
+        write_private(path, data)
         return path
 
     def prepare_strategy(self) -> None:
@@ -195,10 +336,10 @@ class Supervisor:
         the sandbox grants it read access. Refuses a grant that holds a secret."""
         self.numba_cache.mkdir(parents=True, exist_ok=True)
         self.runner_dir.mkdir(parents=True, exist_ok=True)
-        self.strategy_dir.mkdir(mode=0o700, exist_ok=True)
+        _private_dir(self.strategy_dir)
         raw = self.config.raw
         only: dict[str, Any] = {k: raw[k] for k in ("strategy", "pools", "routes") if k in raw}
-        _write_private(self.strategy_dir / "config.toml", tomli_w.dumps(only).encode())
+        write_private(self.strategy_dir / "config.toml", tomli_w.dumps(only))
         if self.config.strategy.sandbox != "enforce":
             log.warning('the strategy runs UNSANDBOXED ([strategy] sandbox = "off")')
             return
@@ -275,14 +416,33 @@ class Supervisor:
             self.strategy_child(strategy, self._cpu_for(2)),
         ]
 
+    def check_live_mode(self) -> None:
+        """Refuse a live/dry-run mismatch between ``signer.mode`` and ``--live`` with one
+        line, before anything starts (the signer would refuse it on every restart)."""
+        mode = self.config.raw.get("signer", {}).get("mode", "dry-run")
+        where = self.config.path or "the config"
+        if mode == "live" and not self.live:
+            raise ConfigError(
+                f'{where}: signer.mode is "live" but --live was not given: refusing to start '
+                '(pass --live to send real transactions, or set mode = "dry-run")'
+            )
+        if self.live and mode != "live":
+            raise ConfigError(
+                f'{where}: --live was given but signer.mode is "{mode}": refusing to start '
+                '(set mode = "live" as well, or drop --live)'
+            )
+
     def check_rust_configs(self) -> None:
-        """Run ``--check-config`` of feeder and signer on the file (they own their tables)."""
+        """Run ``--check-config`` of feeder and signer on the file (they own their tables);
+        the signer's with ``--live`` when starting live, so its live gate is checked too."""
         cfg = self.config.path
         assert cfg is not None
+        self.check_live_mode()
         for name in ("phantom-feeder", "phantom-signer"):
+            live = ["--live"] if self.live and name == "phantom-signer" else []
             p = subprocess.run(
                 [str(executable(name)), "--instance", self.instance, "--config", str(cfg),
-                 "--check-config"],
+                 "--check-config", *live],
                 capture_output=True, text=True, timeout=60, check=False,
             )  # fmt: skip
             if p.returncode != 0:
@@ -296,13 +456,18 @@ class Supervisor:
         self.check_rust_configs()
         assert self.config.path is not None
         # status reads the endpoints and pools from this copy (no secrets: key paths only).
-        copy = self.dir / "instance-config.toml"
-        copy.write_text(self.config.path.read_text())
-        copy.chmod(0o600)
+        write_private(self.dir / "instance-config.toml", self.config.path.read_text())
         self.segments = InstanceSegments.create(self.instance, self.config)
         try:
             self._open_control()
             c = self.segments.control
+            # The kill switch survives recreated segments: its state lives in the run
+            # directory, and anything unreadable there counts as on.
+            on, why = read_kill_switch_state(self.dir)
+            c.store("kill_switch", int(on))
+            self._kill_switch_persisted = int(on)
+            if on:
+                log.warning("kill switch ON at start (%s)", why)
             # A replay starts its input once the strategy holds the lease and the signer
             # runs: otherwise a fast replay is over (and its ticks are old) before they are up.
             order = sorted(specs, key=lambda ch: self.finite_feeder and ch.name == "feeder")
@@ -353,9 +518,9 @@ class Supervisor:
         """One round of supervision: heartbeats, dead children, restarts, requests."""
         assert self.segments is not None
         c = self.segments.control
+        self._beat()
         now_ns = _native.monotonic_ns()
-        c.store("hb_supervisor_ns", now_ns)
-        self.segments.heartbeat()
+        self._persist_kill_switch()
         timeout_ns = self.config.supervisor.heartbeat_timeout_ms * 1_000_000
         self._check_ring_indices()
         for i, child in enumerate(self.children.values()):
@@ -383,6 +548,23 @@ class Supervisor:
                         self._release_for_dead_strategy()
                     self._schedule_restart(child, "heartbeat lost")
         self._serve_requests()
+
+    def _beat(self) -> None:
+        """The supervisor's own heartbeat and every segment's creator heartbeat."""
+        assert self.segments is not None
+        self.segments.control.store("hb_supervisor_ns", _native.monotonic_ns())
+        self.segments.heartbeat()
+
+    def _persist_kill_switch(self) -> None:
+        """Record a changed control flag in the run directory (whoever changed it)."""
+        assert self.segments is not None
+        ks = self.segments.control.load("kill_switch")
+        if ks != self._kill_switch_persisted:
+            try:
+                write_kill_switch_state(self.dir, bool(ks))
+                self._kill_switch_persisted = ks
+            except OSError as e:
+                log.error("cannot record the kill switch in %s: %s", self.dir, e)
 
     def _drained(self) -> bool:
         """Whether the strategy has read every market record and the signer every intent."""
@@ -449,7 +631,7 @@ class Supervisor:
         assert self.segments is not None
         self.segments.control.store("kill_switch", 1)
         self.halted = {"reason": reason, "since": time.time()}
-        _write_private(self.dir / HALTED_FILE, json.dumps(self.halted).encode())
+        write_private(self.dir / HALTED_FILE, json.dumps(self.halted))
         log.critical("instance halted, kill switch on: %s", reason)
 
     def run(
@@ -478,22 +660,28 @@ class Supervisor:
     # ------------------------------------------------------------------ requests
 
     def _serve_requests(self) -> None:
+        """Answer at most ``MAX_REQUESTS_PER_POLL`` waiting requests. Each request must
+        arrive whole within ``REQUEST_READ_S`` and hold at most ``MAX_REQUEST_BYTES``, so a
+        slow or silent client cannot stall supervision."""
         if self.sock is None:
             return
-        while True:
+        for _ in range(MAX_REQUESTS_PER_POLL):
             try:
                 conn, _ = self.sock.accept()
             except BlockingIOError:
                 return
             with conn:
-                conn.setblocking(True)
-                conn.settimeout(10)
                 try:
-                    req = json.loads(_read_all(conn))
+                    req = json.loads(
+                        _read_all(conn, time.monotonic() + REQUEST_READ_S, MAX_REQUEST_BYTES)
+                    )
+                    if not isinstance(req, dict):
+                        raise SupervisorError("a request is one JSON object")
                     reply = self._handle(req)
                 except Exception as e:  # every failure goes back to the CLI, named
                     reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
                 with contextlib.suppress(OSError):
+                    conn.settimeout(REQUEST_READ_S)
                     conn.sendall(json.dumps(reply).encode())
 
     def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -525,7 +713,9 @@ class Supervisor:
         new = self.strategy_child(self._strategy_argv(strategy, params), old.cpu)
         new.spawn()
         timeout = self.config.supervisor.swap_timeout_ms / 1000
-        # 1. The candidate warms up (no deadline but its own exit) and asks for the lease.
+        # 1. The candidate warms up (until swap_warmup_timeout_ms) and asks for the lease.
+        #    Every wait below keeps the heartbeats going, and has a deadline.
+        warm_deadline = time.monotonic() + self.config.supervisor.swap_warmup_timeout_ms / 1000
         asked = (LEASE_STEP_DOWN_REQUESTED, LEASE_RELEASED)
         while not (c.load("swap_candidate_pid") == new.pid and c.load("lease_state") in asked):
             if not new.alive():
@@ -536,6 +726,14 @@ class Supervisor:
                 )
             if c.load("lease_holder_pid") == new.pid:
                 break
+            if time.monotonic() > warm_deadline:
+                new.kill_and_reap()
+                raise SupervisorError(
+                    f"{strategy} did not ask for the lease within swap_warmup_timeout_ms "
+                    f"({self.config.supervisor.swap_warmup_timeout_ms} ms): killed it; the "
+                    "old strategy keeps trading"
+                )
+            self._beat()
             time.sleep(0.0005)
         # 2. The holder steps down within the timeout, or is killed and reaped.
         deadline = time.monotonic() + timeout
@@ -549,11 +747,21 @@ class Supervisor:
                 force_release(c, self.segments.market, self.segments.intents)
                 killed = True
                 break
+            self._beat()
             time.sleep(0.0005)
-        # 3. The candidate takes the lease.
+        # 3. The candidate takes the lease (within the swap timeout, else it is killed and
+        #    the lease released: the supervision loop restarts a strategy).
+        take_deadline = time.monotonic() + timeout
         while c.load("lease_holder_pid") != new.pid:
-            if not new.alive():
-                raise SupervisorError(f"{strategy} died while taking the lease:\n{new.log_tail(8)}")
+            if not new.alive() or time.monotonic() > take_deadline:
+                why = "died" if not new.alive() else f"did not take it within {timeout:.1f} s"
+                new.kill_and_reap()
+                self._release_for_dead_strategy()
+                self.children["strategy"] = new
+                raise SupervisorError(
+                    f"{strategy} {why} while taking the lease:\n{new.log_tail(8)}"
+                )
+            self._beat()
             time.sleep(0.0005)
         if not killed:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -601,13 +809,32 @@ class Supervisor:
                 socket_path(self.instance).unlink()
 
 
-def _read_all(conn: socket.socket) -> bytes:
-    chunks = []
+MAX_REQUESTS_PER_POLL = 8
+REQUEST_READ_S = 0.5
+MAX_REQUEST_BYTES = 1 << 16
+
+
+def _read_all(conn: socket.socket, deadline: float | None = None, limit: int = 1 << 24) -> bytes:
+    """Read until EOF or a newline, by ``deadline`` (monotonic) and at most ``limit``
+    bytes; either bound exceeded raises :class:`SupervisorError`."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
-        b = conn.recv(65536)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SupervisorError("request not received in time")
+            conn.settimeout(left)
+        try:
+            b = conn.recv(65536)
+        except TimeoutError:
+            raise SupervisorError("request not received in time") from None
         if not b:
             break
         chunks.append(b)
+        size += len(b)
+        if size > limit:
+            raise SupervisorError(f"request longer than {limit} bytes")
         if b.endswith(b"\n"):
             break
     return b"".join(chunks)
@@ -633,14 +860,6 @@ def request(instance: str, req: dict[str, Any], timeout: float = 120.0) -> dict[
     if not reply.get("ok"):
         raise SupervisorError(str(reply.get("error", "request failed")))
     return reply
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` with mode 0600 (created or replaced)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o600)
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

@@ -124,6 +124,10 @@ struct Args {
     /// then S seconds of none, and again (0: all act at once).
     #[arg(long, default_value_t = 0.0)]
     fault_cycle_s: f64,
+    /// The supervisor's pid: this process sets SIGTERM as its death signal and exits at
+    /// once if its parent is not this pid (the supervisor died before it could ask).
+    #[arg(long, value_name = "PID")]
+    supervisor_pid: Option<u32>,
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -264,6 +268,12 @@ fn state_slot_base(state: &State) -> u64 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(pid) = args.supervisor_pid {
+        if let Err(e) = phantom_ringbuf::process::die_with_supervisor(pid) {
+            eprintln!("phantom-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let specs = match &args.config {
         Some(p) => world::specs_from_config(p),
         None => world::default_specs(),

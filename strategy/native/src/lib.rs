@@ -85,7 +85,9 @@ fn to_py(py: Python<'_>, e: SegmentError) -> PyErr {
         SegmentError::NotFound { .. } => SegmentNotFoundError::new_err(msg),
         SegmentError::AlreadyExists { .. } => SegmentExistsError::new_err(msg),
         SegmentError::Live { .. } => SegmentLiveError::new_err(msg),
-        SegmentError::Invalid { .. } | SegmentError::Os { .. } => SegmentError_::new_err(msg),
+        SegmentError::Invalid { .. } | SegmentError::Os { .. } | SegmentError::Foreign { .. } => {
+            SegmentError_::new_err(msg)
+        }
     }
 }
 
@@ -221,6 +223,11 @@ impl Segment {
             Liveness::Live(why) => (true, why),
             Liveness::Stale(why) => (false, why),
         }
+    }
+
+    /// Whether another process maps this segment (holds its flock).
+    fn held_by_others(&self) -> bool {
+        self.inner.held_by_others()
     }
 
     /// Store the creator heartbeat (CLOCK_MONOTONIC now).
@@ -436,6 +443,14 @@ fn monotonic_ns() -> u64 {
     clock::monotonic_ns()
 }
 
+/// Set SIGTERM as this process's death signal, then check that its parent is
+/// `supervisor_pid`; raises OSError (naming why) when it is not, or when prctl fails.
+#[pyfunction]
+fn die_with_supervisor(supervisor_pid: u32) -> PyResult<()> {
+    phantom_ringbuf::process::die_with_supervisor(supervisor_pid)
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))
+}
+
 /// Start time of `pid` in clock ticks since boot, or None.
 #[pyfunction]
 fn process_start_time(pid: u32) -> Option<u64> {
@@ -504,6 +519,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_record_kind, m)?)?;
     m.add_function(wrap_pyfunction!(monotonic_ns, m)?)?;
     m.add_function(wrap_pyfunction!(process_start_time, m)?)?;
+    m.add_function(wrap_pyfunction!(die_with_supervisor, m)?)?;
     m.add_function(wrap_pyfunction!(remove_segment, m)?)?;
     m.add_function(wrap_pyfunction!(remove_if_stale, m)?)?;
     m.add_function(wrap_pyfunction!(clean_stale, m)?)?;
