@@ -313,7 +313,10 @@ impl Engine {
     }
 
     fn count_endpoint(&self, c: EndpointCounter, endpoint: u8) {
-        self.publisher.control().feeder().endpoint_count(c, endpoint);
+        self.publisher
+            .control()
+            .feeder()
+            .endpoint_count(c, endpoint);
     }
 
     /// Check `slot` from `endpoint`: `false` (counted, logged, refetch asked) if beyond the
@@ -742,7 +745,7 @@ mod tests {
     fn counter(e: &mut Engine, c: EndpointCounter, endpoint: u8) -> u64 {
         phantom_ringbuf::control::endpoint_counters(e.publisher.control().block(), c)
             [usize::from(endpoint)]
-            .load(std::sync::atomic::Ordering::Relaxed)
+        .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn sqrt_price_of(e: &mut Engine) -> u128 {

@@ -245,7 +245,8 @@ impl SignerView<'_> {
             .store(committed_minute, Ordering::Relaxed);
         b.signer_budget_committed_day
             .store(committed_day, Ordering::Relaxed);
-        b.signer_budget_limit_minute.store(limits.0, Ordering::Relaxed);
+        b.signer_budget_limit_minute
+            .store(limits.0, Ordering::Relaxed);
         b.signer_budget_limit_day.store(limits.1, Ordering::Relaxed);
     }
 

@@ -393,8 +393,7 @@ impl<T: Record> Consumer<T> {
     /// successor. Returns how many were read.
     #[inline]
     pub fn peek_batch_with(&mut self, max: u64, mut read: impl FnMut(&T, u64)) -> u64 {
-        let words = self.map.words();
-        let k = self.core.available(words).min(max);
+        let k = self.readable().min(max);
         let start = self.core.head();
         for idx in start..start + k {
             // SAFETY: published (Acquire load of tail in `available`) and not yet released,

@@ -354,6 +354,7 @@ fn broken_indices_from_the_other_end_are_refused_and_counted() {
     assert!(rx.try_pop().is_none());
     assert_eq!(rx.available(), 0);
     assert!(errors() > before);
+}
 
 #[test]
 fn peeked_records_stay_in_the_ring_until_released_one_by_one() {
@@ -383,6 +384,7 @@ fn peeked_records_stay_in_the_ring_until_released_one_by_one() {
     // Releasing more than is readable hands back only what is there.
     successor.release(10);
     assert_eq!(successor.head(), 5);
+}
 
 #[test]
 fn every_mapping_holds_the_segment_lock_until_dropped() {

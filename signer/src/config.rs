@@ -1112,7 +1112,6 @@ destination = "{a3}"
         assert!(dbg.contains("https://rpc.example.com/…"), "{dbg}");
     }
 
-
     #[test]
     fn cyclic_routes_are_known_from_their_accounts() {
         let c = Config::from_toml_str(&sample_toml()).expect("config");

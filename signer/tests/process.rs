@@ -1015,7 +1015,8 @@ fn the_minute_lamport_budget_is_exhausted_and_published() {
     }
     let c = inst.ctl();
     assert_eq!(
-        c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize].load(Ordering::Acquire),
+        c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize]
+            .load(Ordering::Acquire),
         7
     );
     assert_eq!(c.signer_budget_limit_minute.load(Ordering::Acquire), 15_003);
@@ -1115,8 +1116,10 @@ fn sigkill_mid_burst_twenty_times_signs_no_tick_twice_and_keeps_the_budget() {
     let accepted = acted.len() as u64;
     assert!((990..=1_000).contains(&accepted), "accepted {accepted}");
     let c = inst.ctl();
-    let refused_budget = c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize].load(Ordering::Acquire)
-        + c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_DAY as usize].load(Ordering::Acquire);
+    let refused_budget = c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_MINUTE as usize]
+        .load(Ordering::Acquire)
+        + c.signer_reject_reasons[reject_reason::LAMPORT_BUDGET_DAY as usize]
+            .load(Ordering::Acquire);
     assert!(refused_budget > 0);
     assert!(c.signer_reject_reasons[reject_reason::DUPLICATE as usize].load(Ordering::Acquire) > 0);
     println!(
