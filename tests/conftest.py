@@ -117,3 +117,25 @@ def wait_until(cond: Callable[[], bool], timeout: float = 60.0, what: str = "con
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
+
+
+def cli(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``phantom-pipeline ARGS`` (this interpreter's) and capture its output."""
+    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False)  # fmt: skip
+
+
+@pytest.fixture
+def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A run-directory base of the test's own, short enough for a Unix socket path (108
+    bytes), as ``XDG_RUNTIME_DIR``; removed afterwards."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

@@ -15,12 +15,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import Procs, wait_until
+from conftest import Procs, cli, wait_until
 from phantom_pipeline import _native
 from phantom_pipeline.errors import SegmentError
 from phantom_pipeline.status import heartbeat_age_ms
@@ -32,19 +31,6 @@ from phantom_pipeline.supervisor import (
     socket_path,
     write_kill_switch_state,
 )
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
-
-
-@pytest.fixture
-def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def start_detached(instance: str, *extra: str) -> None:

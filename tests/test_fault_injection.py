@@ -13,21 +13,17 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_feeder import table_matches_market
 
-from conftest import Procs, wait_until
+from conftest import Procs, cli, wait_until
 from phantom_pipeline import _native
 from phantom_pipeline.binaries import executable
 from phantom_pipeline.embedded import default_config
@@ -35,19 +31,6 @@ from phantom_pipeline.instance import InstanceSegments
 from phantom_pipeline.segments import TableView
 
 VICTIMS = ("feeder", "signer", "strategy")
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
-
-
-@pytest.fixture
-def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def status(instance: str) -> dict[str, Any]:

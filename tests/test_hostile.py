@@ -9,8 +9,6 @@ import base64
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 from solders.transaction import VersionedTransaction
 
-from conftest import wait_until
+from conftest import cli, wait_until
 from phantom_pipeline import _native
 from phantom_pipeline.embedded import DEFAULT_LIMITS
 
@@ -81,11 +79,6 @@ EXPECTED = {
     "leg_amount_zero",
     "amount_over_route_max",
 }
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
 @pytest.fixture

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import cli, wait_until
 from phantom_pipeline import _native, sandbox
 from phantom_pipeline.config import parse
 from phantom_pipeline.sandbox import Grants, SandboxError
@@ -134,20 +131,6 @@ def test_a_multithreaded_process_is_refused() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=120, env=env, check=False)  # fmt: skip
     assert r.returncode != 0 and "must be single-threaded" in r.stderr
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
-                          capture_output=True, text=True, timeout=600, env=env,
-                          check=False)  # fmt: skip
-
-
-@pytest.fixture
-def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 HOSTILE = """

@@ -7,31 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from solders.transaction import VersionedTransaction
 
-from conftest import wait_until
+from conftest import cli, wait_until
 from phantom_pipeline import _native
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "phantom_pipeline.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
-
-
-@pytest.fixture
-def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="pp", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def test_embedded_default_trades_and_signs_verifiable_transactions(
