@@ -149,6 +149,17 @@ pub fn attach<T: Record>(name: &str, capacity: Option<u32>) -> Result<Segment> {
     Segment::attach(name, Layout::of::<T>(Container::Ring), capacity)
 }
 
+/// Add the index errors an end counted since it last reported (`*reported`) to the header's
+/// `index_errors` (Relaxed: a statistic the supervisor reads on its own).
+fn report_index_errors(seg: &Segment, counted: u64, reported: &mut u64) {
+    if counted != *reported {
+        seg.header()
+            .index_errors
+            .fetch_add(counted - *reported, Ordering::Relaxed);
+        *reported = counted;
+    }
+}
+
 /// The producing end of a ring. There must be one per ring at a time (DESIGN §5 says how a
 /// swap hands it over).
 pub struct Producer<T: Record> {
@@ -187,15 +198,11 @@ impl<T: Record> Producer<T> {
     }
 
     fn report_index_errors(&mut self) {
-        let n = self.core.index_errors();
-        if n != self.reported_errors {
-            self.map
-                .seg
-                .header()
-                .index_errors
-                .fetch_add(n - self.reported_errors, Ordering::Relaxed);
-            self.reported_errors = n;
-        }
+        report_index_errors(
+            &self.map.seg,
+            self.core.index_errors(),
+            &mut self.reported_errors,
+        );
     }
 
     /// Attach to ring `name` (validated against `T`) and become its producer.
@@ -324,15 +331,11 @@ impl<T: Record> Consumer<T> {
     }
 
     fn report_index_errors(&mut self) {
-        let n = self.core.index_errors();
-        if n != self.reported_errors {
-            self.map
-                .seg
-                .header()
-                .index_errors
-                .fetch_add(n - self.reported_errors, Ordering::Relaxed);
-            self.reported_errors = n;
-        }
+        report_index_errors(
+            &self.map.seg,
+            self.core.index_errors(),
+            &mut self.reported_errors,
+        );
     }
 
     /// Attach to ring `name` (validated against `T`) and become its consumer.
