@@ -174,16 +174,29 @@ class Hostile(TwoPoolArb):
 
 
 CORRUPTER = """
-import gc
-from phantom_pipeline.segments import SegmentView
+import gc, os, threading, time
+from phantom_pipeline import ringops
+from phantom_pipeline.segments import RingEnd
 from phantom_pipeline.strategies.arb import TwoPoolArb
+
+
+def corrupt_once_producing():
+    # Once this process produces into the intents ring (it holds the lease), move its tail
+    # a million records past what it published, in the header and in its own state, so the
+    # corruption stays.
+    while True:
+        for o in gc.get_objects():
+            if (isinstance(o, RingEnd) and o.role == "producer"
+                    and o.view.name.endswith("-intents")):
+                o.state[ringops.ST_OWN] += 10**6
+                o.view.header[0]["tail"] = int(o.state[ringops.ST_OWN])
+                return
+        time.sleep(0.05)
 
 
 class Corrupter(TwoPoolArb):
     def __init__(self, params, routes):
-        for o in gc.get_objects():
-            if isinstance(o, SegmentView) and o.name.endswith("-intents"):
-                o.header[0]["tail"] = int(o.header[0]["tail"]) + 10**6
+        threading.Thread(target=corrupt_once_producing, daemon=True).start()
         super().__init__(params, routes)
 """
 
@@ -249,9 +262,10 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
         wait_until(lambda: status()["signer"]["signed"] > before["signer"]["signed"],
                    timeout=240, what="trading after the swap")  # fmt: skip
 
-        # The index corrupter moves the intents ring's tail far past what it published: the
-        # signer refuses the index (reads nothing from it) and the instance halts, kill switch
-        # on, with the reason in status.
+        # The index corrupter (a thread its constructor starts) moves the intents ring's tail
+        # far past what it published once it holds the lease: the signer refuses the index
+        # (reads nothing from it) and the instance halts, kill switch on, with the reason in
+        # status.
         (strategies / "corrupter_strategy.py").write_text(textwrap.dedent(CORRUPTER))
         r = cli("swap", "corrupter_strategy:Corrupter", "--instance", instance)
         assert r.returncode == 0, r.stderr
