@@ -104,7 +104,9 @@ def wait_table_equals_market(instance: str, sim: dict[str, Any], timeout: float)
 
 def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: int) -> None:
     rng = random.Random(seed)
-    market_s = 20 + 6 * rounds  # the market moves during the rounds, then freezes
+    # The market moves during every round (a round takes a few seconds, a supervisor
+    # round with its restart up to ~20 s on a loaded 2-core box), then freezes.
+    market_s = 60 + 10 * rounds
     sim_p = procs.start([str(executable("phantom-sim")), "--port", "0", "--rate", "4000",
                          "--dislocation-probability", "0.05", "--dislocation", "0.02",
                          "--duration-s", str(market_s), "--hold"])  # fmt: skip
@@ -147,6 +149,7 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
                 start_detached(instance, cfg)
                 wait_until(lambda: status(instance)["signer"]["signed"] > 0, timeout=240,
                            what="signing again after the restart")  # fmt: skip
+                print(f"round {k}: supervisor killed, instance restarted", flush=True)
                 continue
             victim = rng.choice(VICTIMS)
             pid = before["processes"][victim]["pid"]
@@ -167,6 +170,7 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
                 return ok
 
             wait_until(back, timeout=240, what=f"the {victim} back after SIGKILL")
+            print(f"round {k}: {victim} killed and back", flush=True)
             assert signed_twice(capture, generation) == [], "a (tick seq, route) signed twice"
         # The market stops moving; the table must then equal the simulator's accounts.
         wait_table_equals_market(instance, sim, timeout=market_s + 240)
