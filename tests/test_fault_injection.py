@@ -4,8 +4,9 @@ feeder, the signer or the strategy at random moments, round after round (10 roun
 children must exit within 10 s, nothing may be signed until the next `start`, and that
 start must trade again. After each round whatever died is back (a new pid, alive, beating),
 no (tick seq, route) pair was signed twice in the capture file (within the run and across
-signer restarts), and a killed strategy's lease is fenced (the epoch moved on). Once the
-market stops moving, the pools table equals the simulator's accounts. After `stop`, no
+signer restarts), a killed strategy's lease is fenced (the epoch moved on), and the pools
+table equals the simulator's accounts (waited for: the market keeps moving, and the table
+catches up with it between its steps). After `stop`, no
 segment and no process remains."""
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def wait_table_equals_market(instance: str, sim: dict[str, Any], timeout: float)
 
 def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: int) -> None:
     rng = random.Random(seed)
-    market_s = 20 + 6 * rounds  # the market moves during the rounds, then freezes
+    # The market moves during every round (a round takes a few seconds, a supervisor
+    # round with its restart up to ~20 s on a loaded 2-core box), then stops.
+    market_s = 60 + 10 * rounds
     sim_p = procs.start([str(executable("phantom-sim")), "--port", "0", "--rate", "4000",
                          "--dislocation-probability", "0.05", "--dislocation", "0.02",
                          "--duration-s", str(market_s), "--hold"])  # fmt: skip
@@ -130,6 +133,8 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
                 start_detached(instance, cfg)
                 wait_until(lambda: status(instance)["signer"]["signed"] > 0, timeout=240,
                            what="signing again after the restart")  # fmt: skip
+                wait_table_equals_market(instance, sim, timeout=240)
+                print(f"round {k}: supervisor killed, instance restarted", flush=True)
                 continue
             victim = rng.choice(VICTIMS)
             pid = before["processes"][victim]["pid"]
@@ -150,13 +155,16 @@ def run_rounds(instance: str, run_base: Path, procs: Procs, rounds: int, seed: i
                 return ok
 
             wait_until(back, timeout=240, what=f"the {victim} back after SIGKILL")
+            wait_table_equals_market(instance, sim, timeout=240)
+            print(f"round {k}: {victim} killed and back", flush=True)
             assert signed_twice(capture, generation) == [], "a (tick seq, route) signed twice"
-        # The market stops moving; the table must then equal the simulator's accounts.
+        # And once more after the last round.
         wait_table_equals_market(instance, sim, timeout=market_s + 240)
         st = status(instance)
         pids.update(p["pid"] for p in st["processes"].values())
         assert signed_twice(capture, generation) == []
-        print(f"kills survived: {dict(kills)}; signed {st['signer']['signed']}")
+        print(f"kills survived: {dict(kills)}; signed {len(capture_lines(capture))} "
+              "transactions, no (tick seq, route) twice")  # fmt: skip
     finally:
         stop = cli("stop", "--instance", instance)
     assert stop.returncode == 0, stop.stderr
