@@ -619,7 +619,8 @@ def _feeder_only(
         for key in ("feeder_notifications", "feeder_duplicates", "feeder_decode_errors",
                     "feeder_gaps"):  # fmt: skip
             out[key.removeprefix("feeder_")] = c.load(key)
-        out["overflows"] = seg.market.hdr("overflows") + c.load("feeder_overflows")
+        # The feeder counts each overflow in the ring's header and in feeder_overflows.
+        out["overflows"] = seg.market.hdr("overflows")
     finally:
         seg.remove()
     return out
@@ -699,7 +700,7 @@ def replay(file: Path, config_path: Path, speed: str, instance: str, feeder_only
                 span[1] = now
             summary.update(published=market.hdr("tail"), signed=c.load("signer_signed"),
                            frames=c.load("feeder_notifications"), ticks=ticks,
-                           overflows=market.hdr("overflows") + c.load("feeder_overflows"),
+                           overflows=market.hdr("overflows"),
                            skipped=c.load("strategy_ticks_skipped"))  # fmt: skip
 
         sup.run(None, on_tick=grab)

@@ -195,7 +195,8 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
             "capacity": view.capacity,
             "index_errors": view.hdr("index_errors"),
         }
-    rings["market"]["overflows"] += c.load("feeder_overflows")
+    # (The feeder counts each overflow twice over: in the ring's header, read above, and in
+    # the control block's feeder_overflows; the two are the same events.)
     reasons = c.entry["signer_reject_reasons"]
     consts = _native.constants()
     reason_names = {code: name for name, code in consts["reject_reason"].items()}
