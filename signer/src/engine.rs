@@ -125,6 +125,9 @@ pub struct Summary {
 /// known.
 struct InFlight {
     report: ExecReport,
+    /// The signed blockhash's last valid block height (0: unknown): the transaction can land
+    /// until the chain passes it, and is expired only then.
+    last_valid_block_height: u64,
     awaiting: usize,
     sent: bool,
     settled: bool,
@@ -685,6 +688,7 @@ impl Engine {
                     intent.seq,
                     InFlight {
                         report: signed_report,
+                        last_valid_block_height: blockhash.last_valid_block_height,
                         awaiting: pool.endpoints().len(),
                         sent: false,
                         settled: false,
@@ -772,7 +776,9 @@ impl Engine {
                         ..f.report
                     });
                     match &self.lander {
-                        Some(lander) => lander.track(key, f.report.signature),
+                        Some(lander) => {
+                            lander.track(key, f.report.signature, f.last_valid_block_height);
+                        }
                         None => {
                             // No RPC endpoint to poll (Jito only): sent is the last word.
                             f.settled = true;

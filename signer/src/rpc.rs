@@ -194,6 +194,15 @@ impl RpcClient {
         Ok((hash, height))
     }
 
+    /// `getBlockHeight` (commitment `confirmed`): the chain's current block height.
+    pub fn get_block_height(&mut self) -> Result<u64, RpcError> {
+        let result = self.call("getBlockHeight", json!([{"commitment": "confirmed"}]))?;
+        result.as_u64().ok_or_else(|| RpcError::BadResponse {
+            endpoint: self.redacted.clone(),
+            message: "getBlockHeight result is not an integer".into(),
+        })
+    }
+
     /// `sendTransaction` of base64 wire bytes; the signature the node returns.
     pub fn send_transaction(
         &mut self,

@@ -191,7 +191,11 @@ impl SendPool {
 }
 
 enum LanderMsg {
-    Track { key: u64, signature: [u8; 64] },
+    Track {
+        key: u64,
+        signature: [u8; 64],
+        last_valid_block_height: u64,
+    },
     Stop,
 }
 
@@ -204,6 +208,8 @@ pub struct Lander {
 struct Pending {
     key: u64,
     signature: String,
+    /// The blockhash's last valid block height (0: unknown, then `deadline_ns` decides).
+    last_valid_block_height: u64,
     deadline_ns: u64,
 }
 
@@ -232,13 +238,18 @@ impl Lander {
                         Duration::from_nanos(next_poll.saturating_sub(now))
                     };
                     let stop = match rx.recv_timeout(wait) {
-                        Ok(LanderMsg::Track { key, signature }) => {
+                        Ok(LanderMsg::Track {
+                            key,
+                            signature,
+                            last_valid_block_height,
+                        }) => {
                             if pending.is_empty() {
                                 next_poll = monotonic_ns() + poll.as_nanos() as u64;
                             }
                             pending.push(Pending {
                                 key,
                                 signature: base58(&signature),
+                                last_valid_block_height,
                                 deadline_ns: monotonic_ns().saturating_add(landing_timeout_ns),
                             });
                             false
@@ -248,8 +259,9 @@ impl Lander {
                     };
                     if stop || (!pending.is_empty() && monotonic_ns() >= next_poll) {
                         poll_once(&mut clients, &mut pending, &events);
+                        let height = block_height(&mut clients, &pending);
                         next_poll = monotonic_ns() + poll.as_nanos() as u64;
-                        expire(&mut pending, &events, stop);
+                        expire(&mut pending, &events, stop, height);
                     }
                     if stop {
                         return;
@@ -262,9 +274,14 @@ impl Lander {
         })
     }
 
-    /// Tracks a sent transaction.
-    pub fn track(&self, key: u64, signature: [u8; 64]) {
-        let _ = self.tx.send(LanderMsg::Track { key, signature });
+    /// Tracks a sent transaction, signed with a blockhash valid through block height
+    /// `last_valid_block_height` (0: unknown).
+    pub fn track(&self, key: u64, signature: [u8; 64], last_valid_block_height: u64) {
+        let _ = self.tx.send(LanderMsg::Track {
+            key,
+            signature,
+            last_valid_block_height,
+        });
     }
 
     /// One last poll; whatever is still unknown is reported `unknown_at_stop`. Joins.
@@ -332,12 +349,42 @@ fn poll_once(clients: &mut [RpcClient], pending: &mut Vec<Pending>, events: &Sen
     pending.retain(|p| !resolved.contains(&p.key));
 }
 
-fn expire(pending: &mut Vec<Pending>, events: &Sender<Event>, stopping: bool) {
+/// The highest block height any endpoint reports (`getBlockHeight`), when some pending
+/// transaction's expiry depends on it.
+fn block_height(clients: &mut [RpcClient], pending: &[Pending]) -> Option<u64> {
+    if !pending.iter().any(|p| p.last_valid_block_height > 0) {
+        return None;
+    }
+    clients
+        .iter_mut()
+        .filter_map(|c| match c.get_block_height() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::debug!(error = %e, "getBlockHeight failed");
+                None
+            }
+        })
+        .max()
+}
+
+/// Whether a pending transaction has expired: the chain's block height has passed its
+/// blockhash's last valid block height, so it can no longer land. With that height unknown
+/// (a blockhash without one), `landing_timeout_ms` decides. A transaction whose blockhash
+/// is still valid is never called expired, however long it takes: it may still land.
+fn expired(p: &Pending, now_ns: u64, height: Option<u64>) -> bool {
+    if p.last_valid_block_height == 0 {
+        now_ns >= p.deadline_ns
+    } else {
+        height.is_some_and(|h| h > p.last_valid_block_height)
+    }
+}
+
+fn expire(pending: &mut Vec<Pending>, events: &Sender<Event>, stopping: bool, height: Option<u64>) {
     let now = monotonic_ns();
     pending.retain(|p| {
         let code = if stopping {
             exec_error::UNKNOWN_AT_STOP
-        } else if now >= p.deadline_ns {
+        } else if expired(p, now, height) {
             exec_error::EXPIRED
         } else {
             return true;
@@ -356,5 +403,31 @@ fn expire(pending: &mut Vec<Pending>, events: &Sender<Event>, stopping: bool) {
 pub fn drain(rx: &Receiver<Event>, mut f: impl FnMut(Event)) {
     while let Ok(e) = rx.try_recv() {
         f(e);
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    fn pending(lvbh: u64, deadline_ns: u64) -> Pending {
+        Pending {
+            key: 1,
+            signature: String::new(),
+            last_valid_block_height: lvbh,
+            deadline_ns,
+        }
+    }
+
+    #[test]
+    fn a_transaction_expires_only_when_the_chain_passes_its_last_valid_block_height() {
+        // Long past the landing timeout, but the blockhash is still valid: not expired.
+        assert!(!expired(&pending(900, 10), 1_000, Some(900)));
+        assert!(!expired(&pending(900, 10), 1_000, None));
+        // The chain passed it: expired, whatever the timeout says.
+        assert!(expired(&pending(900, u64::MAX), 0, Some(901)));
+        // Without a last valid block height the landing timeout decides.
+        assert!(expired(&pending(0, 10), 10, None));
+        assert!(!expired(&pending(0, 10), 9, Some(10_000)));
     }
 }

@@ -22,7 +22,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -314,6 +314,8 @@ enum Kind {
     Erroring,
     /// Answers every call with HTTP 503.
     Broken,
+    /// Takes every send but never reports a status; `getBlockHeight` says `height`.
+    Silent,
 }
 
 struct Server {
@@ -322,6 +324,9 @@ struct Server {
     sends: AtomicUsize,
     signatures: Mutex<Vec<String>>,
     gate: (Mutex<bool>, Condvar),
+    /// What `getBlockHeight` answers, and how many times it was asked.
+    height: AtomicU64,
+    height_calls: AtomicUsize,
 }
 
 impl Server {
@@ -333,6 +338,8 @@ impl Server {
             sends: AtomicUsize::new(0),
             signatures: Mutex::new(Vec::new()),
             gate: (Mutex::new(false), Condvar::new()),
+            height: AtomicU64::new(800),
+            height_calls: AtomicUsize::new(0),
         });
         let s = Arc::clone(&server);
         std::thread::spawn(move || {
@@ -407,6 +414,10 @@ impl Server {
         }
         let result = match method {
             "getHealth" => json!("ok"),
+            "getBlockHeight" => {
+                self.height_calls.fetch_add(1, Ordering::SeqCst);
+                json!(self.height.load(Ordering::SeqCst))
+            }
             "getLatestBlockhash" => json!({"context": {"slot": 700},
                 "value": {"blockhash": addr(77), "lastValidBlockHeight": 900}}),
             "sendTransaction" => {
@@ -1129,4 +1140,65 @@ fn sigkill_mid_burst_twenty_times_signs_no_tick_twice_and_keeps_the_budget() {
         signed.len(),
         c.signer_reject_reasons[reject_reason::DUPLICATE as usize].load(Ordering::Acquire)
     );
+}
+
+/// A sent transaction is expired only once the chain's block height passes its blockhash's
+/// last valid block height (900 here): long past `landing_timeout_ms`, while the height is
+/// still 800 it stays pending (it may still land); at 901 it is reported `FAILED`/`EXPIRED`.
+#[test]
+fn a_sent_transaction_expires_by_last_valid_block_height_not_by_the_clock() {
+    let mut inst = Instance::new("lvbh");
+    let silent = Server::start(Kind::Silent);
+    let key = keypair_file(&inst);
+    let signer = format!(
+        "mode = \"live\"\nkeypair_path = \"{}\"\nrpc_endpoints = [\"{}\"]\n\
+         send_timeout_ms = 120000\nlanding_poll_ms = 10\nlanding_timeout_ms = 20\n\
+         blockhash_refresh_ms = 20\nblockhash_max_age_ms = 600000",
+        key.display(),
+        silent.url,
+    );
+    let config = inst.write_config(&signer);
+    inst.spawn(&config, &["--live"]);
+    let mut seq = 0u64;
+    let start = Instant::now();
+    loop {
+        inst.push(intent(seq, seq, 0, 7));
+        let s = seq;
+        inst.reports_until("a decision", |rs| {
+            rs.iter().any(|r| {
+                r.intent_seq == s && matches!(r.status, exec_status::SIGNED | exec_status::REJECTED)
+            })
+        });
+        if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE);
+        seq += 1;
+    }
+    inst.reports_until("sent", |rs| {
+        rs.iter()
+            .any(|r| r.intent_seq == seq && r.status == exec_status::SENT)
+    });
+    // Many polls (each 10 ms) past the 20 ms landing timeout: still pending.
+    let asked = silent.height_calls.load(Ordering::SeqCst);
+    wait_until("the lander to ask the height again and again", || {
+        silent.height_calls.load(Ordering::SeqCst) >= asked + 20
+    });
+    inst.drain_reports();
+    assert!(
+        !inst.of(seq).iter().any(|r| r.status == exec_status::FAILED),
+        "not expired while the blockhash is valid"
+    );
+    silent.height.store(901, Ordering::SeqCst);
+    inst.reports_until("expired", |rs| {
+        rs.iter()
+            .any(|r| r.intent_seq == seq && r.status == exec_status::FAILED)
+    });
+    let code = inst
+        .of(seq)
+        .iter()
+        .find(|r| r.status == exec_status::FAILED)
+        .map(|r| r.error_code);
+    assert_eq!(code, Some(exec_error::EXPIRED));
+    assert_eq!(inst.terminate(), 0, "log:\n{}", inst.log());
 }
