@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 /// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PHNTMRB1");
 /// Bumped on any change of the header or of the ring/table protocol.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// Bytes before the first slot.
 pub const HEADER_SIZE: usize = 4096;
 
@@ -65,8 +65,13 @@ record! {
         /// Rings: loads of the other end's index refused because they broke the ring's
         /// invariant (`head <= tail <= head + capacity`), counted by the end that refused.
         pub index_errors: AtomicU64,
+        /// Start time (as `creator_start_time`) of the process in `producer_pid`: with the
+        /// pid, tells a live holder of the producing end from a dead one.
+        pub producer_start_time: AtomicU64,
+        /// Start time of the process in `consumer_pid`.
+        pub consumer_start_time: AtomicU64,
         /// Reserved, zero.
-        pub _reserved0: [u8; 72],
+        pub _reserved0: [u8; 56],
         /// Rings: next index the producer writes. Own 128-byte line.
         pub tail: AtomicU64,
         /// Padding to the end of the tail line.

@@ -149,6 +149,98 @@ pub fn attach<T: Record>(name: &str, capacity: Option<u32>) -> Result<Segment> {
     Segment::attach(name, Layout::of::<T>(Container::Ring), capacity)
 }
 
+/// One end of a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The producer (writes slots and `tail`).
+    Producer,
+    /// The consumer (reads slots, writes `head`).
+    Consumer,
+}
+
+impl End {
+    fn words(
+        self,
+        seg: &Segment,
+    ) -> (
+        &core::sync::atomic::AtomicU32,
+        &core::sync::atomic::AtomicU64,
+    ) {
+        let h = seg.header();
+        match self {
+            End::Producer => (&h.producer_pid, &h.producer_start_time),
+            End::Consumer => (&h.consumer_pid, &h.consumer_start_time),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            End::Producer => "producer",
+            End::Consumer => "consumer",
+        }
+    }
+}
+
+/// Claim `end` of ring `seg` for this process. Ring ends are exclusive: while another live
+/// process (pid and start time) holds the end, the claim is refused, naming it; a dead
+/// holder's end is taken over. `takeover` claims regardless (a strategy that has just taken
+/// the lease: the lease, not the pid, says whose turn it is).
+pub fn claim(seg: &Segment, end: End, takeover: bool) -> Result<()> {
+    let (pid_word, start_word) = end.words(seg);
+    let me = std::process::id();
+    let my_start = crate::clock::process_start_time(me).unwrap_or(0);
+    loop {
+        // Acquire: pairs with the Release of a previous claim, so its start time is seen.
+        let holder = pid_word.load(Ordering::Acquire);
+        if holder != 0 && holder != me && !takeover {
+            let started = start_word.load(Ordering::Relaxed);
+            let alive = crate::clock::process_start_time(holder)
+                .is_some_and(|t| started == 0 || t == started);
+            if alive {
+                return Err(crate::segment::SegmentError::Invalid {
+                    segment: seg.name().to_owned(),
+                    what: "ring end",
+                    why: format!(
+                        "its {} is pid {holder}, still running: a ring has one producer and one \
+                         consumer",
+                        end.name()
+                    ),
+                });
+            }
+        }
+        // AcqRel: a claim that wins publishes its start time below (Release on the word).
+        if pid_word
+            .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            start_word.store(my_start, Ordering::Release);
+            return Ok(());
+        }
+    }
+}
+
+/// Give `end` of `seg` back if this process holds it (a clean exit frees it at once).
+pub fn release(seg: &Segment, end: End) {
+    let (pid_word, start_word) = end.words(seg);
+    let me = std::process::id();
+    if pid_word.load(Ordering::Acquire) == me {
+        start_word.store(0, Ordering::Relaxed);
+        let _ = pid_word.compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+impl<T: Record> Drop for Producer<T> {
+    fn drop(&mut self) {
+        release(&self.map.seg, End::Producer);
+    }
+}
+
+impl<T: Record> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        release(&self.map.seg, End::Consumer);
+    }
+}
+
 /// Add the index errors an end counted since it last reported (`*reported`) to the header's
 /// `index_errors` (Relaxed: a statistic the supervisor reads on its own).
 fn report_index_errors(seg: &Segment, counted: u64, reported: &mut u64) {
@@ -172,9 +264,8 @@ pub struct Producer<T: Record> {
 impl<T: Record> Producer<T> {
     /// Become the producer of an attached ring segment.
     pub fn new(seg: Segment) -> Self {
-        seg.header()
-            .producer_pid
-            .store(std::process::id(), Ordering::Relaxed);
+        // A ring this process has just created (or claimed in `attach`): nobody else's.
+        let _ = claim(&seg, End::Producer, true);
         let map = RingMap::new(seg);
         let core = ProducerCore::new(map.words(), map.capacity);
         let mut p = Producer {
@@ -207,7 +298,9 @@ impl<T: Record> Producer<T> {
 
     /// Attach to ring `name` (validated against `T`) and become its producer.
     pub fn attach(name: &str, capacity: Option<u32>) -> Result<Self> {
-        Ok(Producer::new(attach::<T>(name, capacity)?))
+        let seg = attach::<T>(name, capacity)?;
+        claim(&seg, End::Producer, false)?;
+        Ok(Producer::new(seg))
     }
 
     /// The underlying segment.
@@ -305,9 +398,8 @@ pub struct Consumer<T: Record> {
 impl<T: Record> Consumer<T> {
     /// Become the consumer of an attached ring segment.
     pub fn new(seg: Segment) -> Self {
-        seg.header()
-            .consumer_pid
-            .store(std::process::id(), Ordering::Relaxed);
+        // A ring this process has just created (or claimed in `attach`): nobody else's.
+        let _ = claim(&seg, End::Consumer, true);
         let map = RingMap::new(seg);
         let core = ConsumerCore::new(map.words(), map.capacity);
         let mut c = Consumer {
@@ -340,7 +432,9 @@ impl<T: Record> Consumer<T> {
 
     /// Attach to ring `name` (validated against `T`) and become its consumer.
     pub fn attach(name: &str, capacity: Option<u32>) -> Result<Self> {
-        Ok(Consumer::new(attach::<T>(name, capacity)?))
+        let seg = attach::<T>(name, capacity)?;
+        claim(&seg, End::Consumer, false)?;
+        Ok(Consumer::new(seg))
     }
 
     /// The underlying segment.

@@ -433,3 +433,39 @@ fn a_segment_with_another_mode_is_refused_naming_owner_and_mode() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(ring::attach::<ProbeRecord>(&n.0, None).is_ok());
 }
+
+/// Ring ends are exclusive: a second consumer (or producer) is refused, naming the live
+/// holder's pid; a dead holder's end is taken over; a clean exit gives the end back.
+#[test]
+fn ring_ends_are_exclusive_and_a_dead_holders_end_is_taken_over() {
+    use std::sync::atomic::Ordering::{Relaxed, Release};
+    let n = Name::new("excl");
+    let seg = ring::create::<ProbeRecord>(&n.0, 8, &opts(0)).unwrap();
+    let tx = Producer::<ProbeRecord>::new(seg);
+    // Another live process holds the consumer end (a child that sleeps).
+    let mut other = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .expect("spawn sleep");
+    let hdr = tx.segment().header();
+    let started = phantom_ringbuf::clock::process_start_time(other.id()).expect("start time");
+    hdr.consumer_start_time.store(started, Relaxed);
+    hdr.consumer_pid.store(other.id(), Release);
+    let refused = Consumer::<ProbeRecord>::attach(&n.0, Some(8))
+        .err()
+        .expect("a second consumer is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("consumer is pid {}", other.id())),
+        "{refused}"
+    );
+    // The holder dies: its end is taken over.
+    other.kill().expect("kill");
+    other.wait().expect("reap");
+    let rx = Consumer::<ProbeRecord>::attach(&n.0, Some(8)).expect("taken over");
+    assert_eq!(hdr.consumer_pid.load(Relaxed), std::process::id());
+    // Dropping an end gives it back.
+    drop(rx);
+    assert_eq!(hdr.consumer_pid.load(Relaxed), 0);
+}

@@ -314,9 +314,11 @@ class Runtime:
         words = local.view(np.int64).reshape(len(local), -1)
         for pid in range(len(local)):  # rebuild the view from the table
             ringops.table_read_words(self.pools.entry_address(pid), words[pid], 1 << 20)
-        mkt = RingEnd(self.market_view, "consumer")
-        intents = RingEnd(self.intents_view, "producer")
-        reports = RingEnd(self.reports_view, "consumer")
+        # Claimed after the lease, taking them over: the lease says whose turn it is (the
+        # previous holder has stepped down, or was killed and reaped).
+        mkt = RingEnd(self.market_view, "consumer", takeover=True)
+        intents = RingEnd(self.intents_view, "producer", takeover=True)
+        reports = RingEnd(self.reports_view, "consumer", takeover=True)
         k = self.kernel
         applied_params = c.load("params_generation")
         c.store("strategy_params_version", applied_params)

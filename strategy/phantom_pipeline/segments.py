@@ -169,9 +169,18 @@ class RingEnd:
     restarted or swapped-in process continues exactly where its predecessor stopped.
     """
 
-    def __init__(self, view: SegmentView, role: Literal["producer", "consumer"]) -> None:
+    def __init__(
+        self, view: SegmentView, role: Literal["producer", "consumer"], takeover: bool = False
+    ) -> None:
+        """Become ``role`` of the ring. Ring ends are exclusive: while another live process
+        holds the end this raises ``SegmentError`` naming it, unless ``takeover`` (a strategy
+        that has just taken the lease). The end is given back when this object goes."""
         if view.container != "ring":
             raise ValueError(f"{view.name} is a {view.container}, not a ring")
+        self._claimed = False
+        if isinstance(view.segment, _native.Segment):
+            view.segment.claim_end(role, takeover)
+            self._claimed = True
         self.view = view
         self.role = role
         self.slots = view.slots
@@ -185,12 +194,14 @@ class RingEnd:
         head = view.hdr("head")
         if role == "producer":
             st[ringops.ST_OWN], st[ringops.ST_OTHER] = tail, head
-            view.header[0]["producer_pid"] = _getpid()
         else:
             st[ringops.ST_OWN], st[ringops.ST_OTHER] = head, tail
-            view.header[0]["consumer_pid"] = _getpid()
         self.state = st
         self.heartbeat()
+
+    def __del__(self) -> None:
+        if getattr(self, "_claimed", False) and isinstance(self.view.segment, _native.Segment):
+            self.view.segment.release_end(self.role)
 
     def heartbeat(self) -> None:
         """Refresh this end's heartbeat in the header."""
@@ -271,9 +282,3 @@ class TableView:
         """Replace entry ``i`` (single writer only); its seqlock word is managed here."""
         words = np.asarray(rec, dtype=self.view.slots.dtype).reshape(1).view(np.int64)
         ringops.table_write_words(self.view.entry_address(i), words)
-
-
-def _getpid() -> int:
-    import os
-
-    return os.getpid()

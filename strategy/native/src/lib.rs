@@ -117,6 +117,16 @@ fn record_layout(name: &str, container: &str) -> PyResult<(Container, Layout)> {
     Ok((container, layout))
 }
 
+fn ring_end(role: &str) -> PyResult<phantom_ringbuf::ring::End> {
+    match role {
+        "producer" => Ok(phantom_ringbuf::ring::End::Producer),
+        "consumer" => Ok(phantom_ringbuf::ring::End::Consumer),
+        _ => Err(PyValueError::new_err(format!(
+            "ring end {role:?}: expected \"producer\" or \"consumer\""
+        ))),
+    }
+}
+
 /// A mapped segment. Implements the buffer protocol (writable bytes of the whole mapping):
 /// `numpy.frombuffer(seg, ...)` views it without copying and keeps it mapped.
 #[pyclass(module = "phantom_pipeline._native", frozen)]
@@ -175,6 +185,20 @@ impl Segment {
         segment::Segment::open_unchecked(name)
             .map(|inner| Segment { inner })
             .map_err(|e| to_py(py, e))
+    }
+
+    /// Claim ring end `role` ("producer" or "consumer") for this process: refused
+    /// (`SegmentError`) while another live process holds it, unless `takeover`.
+    #[pyo3(signature = (role, takeover=false))]
+    fn claim_end(&self, py: Python<'_>, role: &str, takeover: bool) -> PyResult<()> {
+        phantom_ringbuf::ring::claim(&self.inner, ring_end(role)?, takeover)
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Give ring end `role` back if this process holds it.
+    fn release_end(&self, role: &str) -> PyResult<()> {
+        phantom_ringbuf::ring::release(&self.inner, ring_end(role)?);
+        Ok(())
     }
 
     /// Validate the header against `record` in `container` (and `capacity`).
