@@ -467,6 +467,27 @@ impl Server {
     }
 }
 
+/// Live: push fresh intents (route 0) until one is signed (the first ones are refused until
+/// a blockhash has arrived from an endpoint); its intent seq.
+fn push_until_signed(inst: &mut Instance) -> u64 {
+    let mut seq = 0u64;
+    let start = Instant::now();
+    loop {
+        inst.push(intent(seq, seq, 0, 7));
+        let s = seq;
+        inst.reports_until("a decision", |rs| {
+            rs.iter().any(|r| {
+                r.intent_seq == s && matches!(r.status, exec_status::SIGNED | exec_status::REJECTED)
+            })
+        });
+        if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
+            return s;
+        }
+        assert!(start.elapsed() < DEADLINE);
+        seq += 1;
+    }
+}
+
 fn keypair_file(inst: &Instance) -> PathBuf {
     let path = inst.dir.join("id.json");
     let out = Command::new(BIN)
@@ -943,22 +964,7 @@ fn sends_refused_by_every_endpoint_become_a_failed_report_with_the_rpc_code() {
     );
     let config = inst.write_config(&signer);
     inst.spawn(&config, &["--live"]);
-    let mut seq = 0u64;
-    let start = Instant::now();
-    loop {
-        inst.push(intent(seq, seq, 0, 7));
-        let s = seq;
-        inst.reports_until("a decision", |rs| {
-            rs.iter().any(|r| {
-                r.intent_seq == s && matches!(r.status, exec_status::SIGNED | exec_status::REJECTED)
-            })
-        });
-        if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
-            break;
-        }
-        assert!(start.elapsed() < DEADLINE);
-        seq += 1;
-    }
+    let seq = push_until_signed(&mut inst);
     inst.reports_until("failed", |rs| {
         rs.iter()
             .any(|r| r.intent_seq == seq && r.status == exec_status::FAILED)
@@ -1159,22 +1165,7 @@ fn a_sent_transaction_expires_by_last_valid_block_height_not_by_the_clock() {
     );
     let config = inst.write_config(&signer);
     inst.spawn(&config, &["--live"]);
-    let mut seq = 0u64;
-    let start = Instant::now();
-    loop {
-        inst.push(intent(seq, seq, 0, 7));
-        let s = seq;
-        inst.reports_until("a decision", |rs| {
-            rs.iter().any(|r| {
-                r.intent_seq == s && matches!(r.status, exec_status::SIGNED | exec_status::REJECTED)
-            })
-        });
-        if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
-            break;
-        }
-        assert!(start.elapsed() < DEADLINE);
-        seq += 1;
-    }
+    let seq = push_until_signed(&mut inst);
     inst.reports_until("sent", |rs| {
         rs.iter()
             .any(|r| r.intent_seq == seq && r.status == exec_status::SENT)
