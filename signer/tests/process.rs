@@ -467,8 +467,8 @@ impl Server {
     }
 }
 
-/// Live: push fresh intents (route 0) until one is signed (the first ones are refused until
-/// a blockhash has arrived from an endpoint); its intent seq.
+/// Live: push fresh intents (route 0) until one is signed (the first ones are refused, as
+/// `blockhash_too_old`, until a blockhash has arrived from an endpoint); its intent seq.
 fn push_until_signed(inst: &mut Instance) -> u64 {
     let mut seq = 0u64;
     let start = Instant::now();
@@ -483,6 +483,7 @@ fn push_until_signed(inst: &mut Instance) -> u64 {
         if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
             return s;
         }
+        assert_eq!(inst.of(s)[0].reason, reject_reason::BLOCKHASH_TOO_OLD);
         assert!(start.elapsed() < DEADLINE);
         seq += 1;
     }
@@ -775,23 +776,7 @@ fn live_send_fast_endpoint_wins_over_slow_and_erroring_then_lands() {
     );
     // The blockhash arrives from the fast or the slow server (the erroring one refuses):
     // retry a fresh intent until one is accepted.
-    let mut seq = 0u64;
-    let start = Instant::now();
-    loop {
-        inst.push(intent(seq, seq, 0, 7));
-        let s = seq;
-        inst.reports_until("a decision", |rs| {
-            rs.iter().any(|r| {
-                r.intent_seq == s && matches!(r.status, exec_status::SIGNED | exec_status::REJECTED)
-            })
-        });
-        if inst.of(s).iter().any(|r| r.status == exec_status::SIGNED) {
-            break;
-        }
-        assert_eq!(inst.of(s)[0].reason, reject_reason::BLOCKHASH_TOO_OLD);
-        assert!(start.elapsed() < DEADLINE);
-        seq += 1;
-    }
+    let seq = push_until_signed(&mut inst);
     // SENT and then LANDED while the slow endpoint still holds its reply: the fast one won.
     inst.reports_until("landed", |rs| {
         rs.iter()
