@@ -139,3 +139,12 @@ def run_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def instance_status(instance: str) -> dict:  # type: ignore[type-arg]
+    """``phantom-pipeline status --json`` of a running instance (fails the test if it fails)."""
+    import json
+
+    s = cli("status", "--instance", instance, "--json")
+    assert s.returncode == 0, s.stderr
+    return json.loads(s.stdout)  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from solders.transaction import VersionedTransaction
 
-from conftest import cli, wait_until
+from conftest import cli, instance_status, wait_until
 from phantom_pipeline import _native
 from phantom_pipeline.embedded import DEFAULT_LIMITS
 
@@ -98,14 +98,9 @@ def test_the_dumping_kernel_swapped_in_signs_nothing_and_is_refused_by_reason(
     try:
         assert r.returncode == 0, r.stderr + r.stdout
 
-        def status() -> dict:  # type: ignore[type-arg]
-            s = cli("status", "--instance", instance, "--json")
-            assert s.returncode == 0, s.stderr
-            return json.loads(s.stdout)  # type: ignore[no-any-return]
-
-        wait_until(lambda: status()["strategy"]["ticks_processed"] > 50, timeout=240,
+        wait_until(lambda: instance_status(instance)["strategy"]["ticks_processed"] > 50, timeout=240,
                    what="ticks through the built-in strategy")  # fmt: skip
-        before = status()
+        before = instance_status(instance)
         budget = before["signer"]["budget"]
         assert budget["limit_minute"] == DEFAULT_LIMITS["max_lamports_per_minute"]
         assert budget["limit_day"] == DEFAULT_LIMITS["max_lamports_per_day"]
@@ -115,11 +110,11 @@ def test_the_dumping_kernel_swapped_in_signs_nothing_and_is_refused_by_reason(
         hostile_epoch = json.loads(s.stdout)["new_epoch"]
 
         def refused_enough() -> bool:
-            rejected = status()["signer"]["rejected"]
+            rejected = instance_status(instance)["signer"]["rejected"]
             return all(rejected.get(name, 0) >= 5 for name in EXPECTED)
 
         wait_until(refused_enough, timeout=240, what="each hostile intent kind refused")
-        after = status()
+        after = instance_status(instance)
         for proc in ("feeder", "signer"):
             assert after["processes"][proc]["pid"] == before["processes"][proc]["pid"]
             assert after["processes"][proc]["alive"]

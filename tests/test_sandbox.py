@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, wait_until
+from conftest import cli, instance_status, wait_until
 from phantom_pipeline import _native, sandbox
 from phantom_pipeline.config import parse
 from phantom_pipeline.sandbox import Grants, SandboxError
@@ -204,10 +204,6 @@ class Corrupter(TwoPoolArb):
 def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
     instance: str, run_base: Path, tmp_path: Path
 ) -> None:
-    def status() -> dict:  # type: ignore[type-arg]
-        s = cli("status", "--instance", instance, "--json")
-        assert s.returncode == 0, s.stderr
-        return json.loads(s.stdout)  # type: ignore[no-any-return]
 
     strategies = tmp_path / "strategies"
     strategies.mkdir()
@@ -215,8 +211,10 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
     r = cli("start", "--instance", instance, "--detach", env=env)
     try:
         assert r.returncode == 0, r.stderr + r.stdout
-        wait_until(lambda: status()["signer"]["signed"] >= 1, timeout=240, what="signing")
-        st = status()
+        wait_until(
+            lambda: instance_status(instance)["signer"]["signed"] >= 1, timeout=240, what="signing"
+        )
+        st = instance_status(instance)
         signer_pid = st["processes"]["signer"]["pid"]
         run_dir = Path(st["signer"]["capture_path"]).parent
         tcp = socket.socket()
@@ -255,11 +253,11 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
         with pytest.raises(TimeoutError):
             tcp.accept()
         tcp.close()
-        before = status()
+        before = instance_status(instance)
         assert before["processes"]["signer"]["pid"] == signer_pid
         assert before["processes"]["signer"]["alive"]
         assert before["strategy"]["name"] == "hostile_strategy:Hostile"
-        wait_until(lambda: status()["signer"]["signed"] > before["signer"]["signed"],
+        wait_until(lambda: instance_status(instance)["signer"]["signed"] > before["signer"]["signed"],
                    timeout=240, what="trading after the swap")  # fmt: skip
 
         # The index corrupter (a thread its constructor starts) moves the intents ring's tail
@@ -269,8 +267,10 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
         (strategies / "corrupter_strategy.py").write_text(textwrap.dedent(CORRUPTER))
         r = cli("swap", "corrupter_strategy:Corrupter", "--instance", instance)
         assert r.returncode == 0, r.stderr
-        wait_until(lambda: status()["halted"] is not None, timeout=240, what="the halt")
-        st = status()
+        wait_until(
+            lambda: instance_status(instance)["halted"] is not None, timeout=240, what="the halt"
+        )
+        st = instance_status(instance)
         assert "intents ring's indices broke" in st["halted"]["reason"]
         assert st["rings"]["intents"]["index_errors"] > 0
         assert st["signer"]["kill_switch"] and st["processes"]["signer"]["pid"] == signer_pid

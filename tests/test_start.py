@@ -11,7 +11,7 @@ from pathlib import Path
 
 from solders.transaction import VersionedTransaction
 
-from conftest import cli, wait_until
+from conftest import cli, instance_status, wait_until
 from phantom_pipeline import _native
 
 
@@ -22,14 +22,9 @@ def test_embedded_default_trades_and_signs_verifiable_transactions(
     try:
         assert r.returncode == 0, r.stderr + r.stdout
 
-        def status() -> dict:  # type: ignore[type-arg]
-            s = cli("status", "--instance", instance, "--json")
-            assert s.returncode == 0, s.stderr
-            return json.loads(s.stdout)  # type: ignore[no-any-return]
-
-        wait_until(lambda: status()["signer"]["signed"] >= 3, timeout=240,
+        wait_until(lambda: instance_status(instance)["signer"]["signed"] >= 3, timeout=240,
                    what="signed transactions")  # fmt: skip
-        st = status()
+        st = instance_status(instance)
         assert all(p["alive"] for p in st["processes"].values()), st["processes"]
         assert st["signer"]["mode"] == "dry-run"
         assert st["strategy"]["name"] == "phantom_pipeline.strategies.arb:TwoPoolArb"
@@ -48,7 +43,7 @@ def test_embedded_default_trades_and_signs_verifiable_transactions(
         settled: dict = {}  # type: ignore[type-arg]
 
         def counters_agree() -> bool:
-            s = status()
+            s = instance_status(instance)
             sg = s["signer"]
             settled.update(s)
             return (
@@ -90,15 +85,10 @@ def test_hot_swaps_on_the_running_pipeline_keep_feeder_and_signer_and_skip_no_ti
     try:
         assert r.returncode == 0, r.stderr + r.stdout
 
-        def status() -> dict:  # type: ignore[type-arg]
-            s = cli("status", "--instance", instance, "--json")
-            assert s.returncode == 0, s.stderr
-            return json.loads(s.stdout)  # type: ignore[no-any-return]
-
-        wait_until(lambda: status()["strategy"]["ticks_processed"] > 100, timeout=240,
+        wait_until(lambda: instance_status(instance)["strategy"]["ticks_processed"] > 100, timeout=240,
                    what="ticks through the first strategy")  # fmt: skip
-        before = status()["processes"]
-        epoch = status()["strategy"]["epoch"]
+        before = instance_status(instance)["processes"]
+        epoch = instance_status(instance)["strategy"]["epoch"]
         for strategy in ("phantom_pipeline.strategies.arb:TriangularArb",
                          "phantom_pipeline.strategies.arb:TwoPoolArb"):  # fmt: skip
             s = cli("swap", strategy, "--instance", instance, "--json")
@@ -110,10 +100,10 @@ def test_hot_swaps_on_the_running_pipeline_keep_feeder_and_signer_and_skip_no_ti
                 0,
             )
             epoch += 1
-        ticks = status()["strategy"]["ticks_processed"]
-        wait_until(lambda: status()["strategy"]["ticks_processed"] > ticks, timeout=120,
+        ticks = instance_status(instance)["strategy"]["ticks_processed"]
+        wait_until(lambda: instance_status(instance)["strategy"]["ticks_processed"] > ticks, timeout=120,
                    what="ticks through the new strategy")  # fmt: skip
-        after = status()
+        after = instance_status(instance)
         for proc in ("feeder", "signer"):
             assert after["processes"][proc]["pid"] == before[proc]["pid"], proc
             assert after["processes"][proc]["alive"]
