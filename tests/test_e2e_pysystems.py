@@ -564,7 +564,7 @@ def test_python_signers_produce_the_rust_signers_bytes(
                       "max_open_intents = 1000\nmax_tick_age_ms = 60000\n"
                       "max_compute_unit_price_micro_lamports = 1000000\n"
                       "max_tip_lamports = 1000000\n\n" + routes_toml())  # fmt: skip
-    control = Control.create(seg_name("control"))
+    control = Control.create(instance)
     control.store("lease_epoch", 1)
     views = [create_ring(seg_name("intents"), "OrderIntent", 256),
              create_ring(seg_name("reports"), "ExecReport", 1024)]  # fmt: skip

@@ -134,8 +134,9 @@ def test_a_multithreaded_process_is_refused() -> None:
 
 
 HOSTILE = """
-import json, os, shutil, signal, socket
+import ctypes, gc, json, mmap, os, shutil, signal, socket
 from pathlib import Path
+from phantom_pipeline.control import Control
 from phantom_pipeline.strategies.arb import TwoPoolArb
 
 RUN_DIR = Path({run_dir!r})
@@ -152,7 +153,7 @@ class Hostile(TwoPoolArb):
             try:
                 f()
                 out[name] = "allowed"
-            except OSError as e:
+            except Exception as e:
                 out[name] = type(e).__name__
 
         attempt("list_run_dir", lambda: os.listdir(RUN_DIR))
@@ -168,6 +169,41 @@ class Hostile(TwoPoolArb):
 
         attempt("control_socket", control_socket)
         attempt("kill_signer", lambda: os.kill(SIGNER_PID, signal.SIGKILL))
+
+        # The control block: this process maps only its own (strategy) table writable.
+        ctl = next(o for o in gc.get_objects() if isinstance(o, Control))
+        attempt("spoof_signer_heartbeat", lambda: ctl.store("hb_signer_ns", 1))
+        attempt("clear_kill_switch", lambda: ctl.store("kill_switch", 0))
+        attempt("stop_the_run", lambda: ctl.store("run_state", 1))
+
+        def numpy_write():
+            ctl.views["control"].slots[0]["kill_switch"] = 0
+
+        attempt("numpy_clear_kill_switch", numpy_write)
+
+        def mprotect_writable():
+            libc = ctypes.CDLL(None, use_errno=True)
+            addr = ctypes.c_void_p(ctl.views["signer"].address)
+            if libc.mprotect(addr, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_WRITE) != 0:
+                e = ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+
+        attempt("mprotect_signer_table", mprotect_writable)
+        signer_seg = ctl.views["signer"].name
+        attempt("open_signer_table", lambda: os.open("/dev/shm/" + signer_seg, os.O_RDWR))
+
+        def reopen_by_fd():
+            for fd in range(3, 1024):
+                try:
+                    target = os.readlink("/proc/self/fd/%d" % fd)
+                except OSError:
+                    continue
+                if target.endswith(signer_seg):
+                    os.open("/proc/self/fd/%d" % fd, os.O_RDWR)
+                    return
+            raise LookupError("no descriptor of " + signer_seg)
+
+        attempt("reopen_signer_table_by_fd", reopen_by_fd)
         print("HOSTILE " + json.dumps(out), flush=True)
         super().__init__(params, routes)
 """
@@ -230,13 +266,16 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
                 port=tcp.getsockname()[1],
             )
         )
+        # The kill switch is on while the hostile strategy tries to clear it.
+        r = cli("kill-switch", "on", "--instance", instance)
+        assert r.returncode == 0, r.stderr
         r = cli("swap", "hostile_strategy:Hostile", "--instance", instance, "--json")
         assert r.returncode == 0, r.stderr
         log = (run_dir / "strategy.log").read_text()
         line = [ln for ln in log.splitlines() if ln.startswith("HOSTILE ")]
         assert line, log[-3000:]
         attempts = json.loads(line[-1].removeprefix("HOSTILE "))
-        assert attempts == {
+        refused = {
             name: "PermissionError"
             for name in (
                 "list_run_dir",
@@ -247,8 +286,21 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
                 "tcp_connect",
                 "control_socket",
                 "kill_signer",
+                "mprotect_signer_table",
+                "open_signer_table",
             )
         }
+        # Another's control fields: refused by the accessor, read-only to numpy, and the
+        # mapping can be neither reopened writable nor made writable (O_RDONLY descriptor).
+        refused |= {
+            "spoof_signer_heartbeat": "ReadOnlyFieldError",
+            "clear_kill_switch": "ReadOnlyFieldError",
+            "stop_the_run": "ReadOnlyFieldError",
+            "numpy_clear_kill_switch": "ValueError",
+        }
+        assert {k: v for k, v in attempts.items() if k != "reopen_signer_table_by_fd"} == refused
+        # /proc/self/fd is either unreadable or its link cannot be opened for writing.
+        assert attempts["reopen_signer_table_by_fd"] in ("PermissionError", "LookupError")
         assert not loot.exists()
         with pytest.raises(TimeoutError):
             tcp.accept()
@@ -256,7 +308,11 @@ def test_a_hostile_strategy_swapped_in_achieves_nothing_and_trading_goes_on(
         before = instance_status(instance)
         assert before["processes"]["signer"]["pid"] == signer_pid
         assert before["processes"]["signer"]["alive"]
+        assert before["processes"]["signer"]["restarts"] == 0
         assert before["strategy"]["name"] == "hostile_strategy:Hostile"
+        assert before["signer"]["kill_switch"] and before["halted"] is None
+        r = cli("kill-switch", "off", "--instance", instance)
+        assert r.returncode == 0, r.stderr
         wait_until(lambda: instance_status(instance)["signer"]["signed"] > before["signer"]["signed"],
                    timeout=240, what="trading after the swap")  # fmt: skip
 

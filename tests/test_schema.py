@@ -16,7 +16,10 @@ RECORDS = [
     ("PoolState", "table"),
     ("OrderIntent", "ring"),
     ("ExecReport", "ring"),
-    ("ControlBlock", "table"),
+    ("SupervisorBlock", "table"),
+    ("FeederBlock", "table"),
+    ("SignerBlock", "table"),
+    ("StrategyBlock", "table"),
     ("ProbeRecord", "ring"),
 ]
 
@@ -145,3 +148,38 @@ def test_every_field_written_by_a_rust_process_is_read_back_in_python(
     assert schema.pattern_mismatches(got, seed) == []
     # The check has teeth: another seed mismatches every field.
     assert len(schema.pattern_mismatches(got, seed + 1)) == len(view.slots.dtype.names)
+
+
+def test_the_control_block_is_split_by_writer_and_others_tables_are_read_only(
+    instance: str,
+) -> None:
+    """Each writer maps only its own control table writable: another's field is refused by
+    the accessor, read-only to numpy, and faults below (O_RDONLY mapping)."""
+    import pytest
+
+    from phantom_pipeline.control import CONTROL_SEGMENTS, Control, ReadOnlyFieldError
+
+    created = Control.create(instance)
+    assert [v.name for v in created.segment_views] == [
+        f"phantom-{instance}-{role}" for role, _record in CONTROL_SEGMENTS
+    ]
+    strategy = Control.attach(instance, "strategy")
+    strategy.store("hb_strategy_ns", 7)
+    assert created.load("hb_strategy_ns") == 7
+    created.store("kill_switch", 1)
+    for field in ("kill_switch", "run_state", "hb_signer_ns", "hb_feeder_ns"):
+        with pytest.raises(ReadOnlyFieldError, match=f"{field} belongs to phantom-{instance}-"):
+            strategy.store(field, 0)
+    with pytest.raises(ValueError, match="read-only"):
+        strategy.views["control"].slots[0]["kill_switch"] = 0
+    with pytest.raises(ReadOnlyFieldError):
+        strategy.set_str("params_path", "/tmp/x")
+    assert strategy.load("kill_switch") == 1
+    assert [v.segment.writable for v in strategy.segment_views] == [False, False, False, True]
+    reader = Control.attach(instance, "reader")
+    assert not any(v.segment.writable for v in reader.segment_views)
+    supervisor = Control.attach(instance, "supervisor")
+    supervisor.store("kill_switch", 0)
+    assert reader.load("kill_switch") == 0
+    with pytest.raises(ValueError, match="unknown control writer"):
+        Control.attach(instance, "everyone")

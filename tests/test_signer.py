@@ -168,8 +168,10 @@ destination = "{transfer[1]}"
 class Signer:
     """The instance's segments and one ``phantom-signer`` process."""
 
-    def __init__(self, seg_name: Callable[[str], str], procs: Procs, tmp: Path) -> None:
-        self.control = Control.create(seg_name("control"))
+    def __init__(
+        self, instance: str, seg_name: Callable[[str], str], procs: Procs, tmp: Path
+    ) -> None:
+        self.control = Control.create(instance)
         self.control.store("lease_epoch", 1)
         self.intents_view = create_ring(seg_name("intents"), "OrderIntent", 256)
         self.reports_view: SegmentView = create_ring(seg_name("reports"), "ExecReport", 1024)
@@ -226,8 +228,10 @@ class Signer:
 
 
 @pytest.fixture
-def signer(seg_name: Callable[[str], str], procs: Procs, tmp_path: Path) -> Iterator[Signer]:
-    yield Signer(seg_name, procs, tmp_path)
+def signer(
+    instance: str, seg_name: Callable[[str], str], procs: Procs, tmp_path: Path
+) -> Iterator[Signer]:
+    yield Signer(instance, seg_name, procs, tmp_path)
 
 
 def is_writable(msg: Any, i: int) -> bool:

@@ -28,7 +28,7 @@ class Pipeline:
     def __init__(self, instance: str, procs: Procs, tmp: Path) -> None:
         self.instance, self.procs, self.tmp = instance, procs, tmp
         n = lambda role: f"phantom-{instance}-{role}"  # noqa: E731
-        self.control = Control.create(n("control"), instance=instance, role="control")
+        self.control = Control.create(instance)
         create_table(n("pools"), "PoolState", 4)
         self.market = create_ring(n("market"), "MarketUpdate", 4096)
         self.intents = create_ring(n("intents"), "OrderIntent", 16384)

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::records::{
-    ControlBlock, ExecReport, MarketUpdate, OrderIntent, PoolState, ProbeRecord,
+    ExecReport, FeederBlock, MarketUpdate, OrderIntent, PoolState, ProbeRecord, SignerBlock,
+    StrategyBlock, SupervisorBlock,
 };
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::{Container, Record};
@@ -379,7 +380,10 @@ fn with_record(record: &str, op: PatternOp) -> Res {
         "PoolState" => pattern::<PoolState>(op),
         "OrderIntent" => pattern::<OrderIntent>(op),
         "ExecReport" => pattern::<ExecReport>(op),
-        "ControlBlock" => pattern::<ControlBlock>(op),
+        "SupervisorBlock" => pattern::<SupervisorBlock>(op),
+        "FeederBlock" => pattern::<FeederBlock>(op),
+        "SignerBlock" => pattern::<SignerBlock>(op),
+        "StrategyBlock" => pattern::<StrategyBlock>(op),
         "ProbeRecord" => pattern::<ProbeRecord>(op),
         other => Err(format!("unknown record {other:?}")),
     }

@@ -683,7 +683,7 @@ mod tests {
 
     impl Drop for Instance {
         fn drop(&mut self) {
-            for role in ["control", "pools", "market"] {
+            for role in phantom_ringbuf::names::ROLES {
                 let _ = segment::remove(&segment_name(&self.0, role));
             }
         }
@@ -743,7 +743,7 @@ mod tests {
     }
 
     fn counter(e: &mut Engine, c: EndpointCounter, endpoint: u8) -> u64 {
-        phantom_ringbuf::control::endpoint_counters(e.publisher.control().block(), c)
+        phantom_ringbuf::control::endpoint_counters(e.publisher.control().feeder_block(), c)
             [usize::from(endpoint)]
         .load(std::sync::atomic::Ordering::Relaxed)
     }

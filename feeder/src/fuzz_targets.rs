@@ -21,7 +21,7 @@ use crate::publisher::Publisher;
 use crate::pubsub::{self, Frame, PubSubError};
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::names::segment_name;
-use phantom_ringbuf::records::{market_kind, ControlBlock, MarketUpdate, PoolState};
+use phantom_ringbuf::records::{market_kind, MarketUpdate, PoolState};
 use phantom_ringbuf::ring::{self, Consumer};
 use phantom_ringbuf::schema::Record as _;
 use phantom_ringbuf::segment::{self, CreateOptions, DEFAULT_STALE_AFTER_NS};
@@ -221,7 +221,7 @@ static INSTANCES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static AT_EXIT: Once = Once::new();
 
 fn remove_segments(instance: &str) {
-    for role in ["control", "pools", "market"] {
+    for role in phantom_ringbuf::names::ROLES {
         let _ = segment::remove(&segment_name(instance, role));
     }
 }
@@ -258,10 +258,9 @@ fn harness() -> Harness {
         ..CreateOptions::default()
     };
     remove_segments(&instance);
-    let control = segment_name(&instance, "control");
     let pools = segment_name(&instance, "pools");
     let market = segment_name(&instance, "market");
-    drop(Table::<ControlBlock>::create(&control, 1, &o).expect("create control"));
+    drop(phantom_ringbuf::control::Control::create(&instance, &o).expect("create control"));
     let pools =
         Table::<PoolState>::create(&pools, config.pools.len() as u32, &o).expect("create pools");
     drop(ring::create::<MarketUpdate>(&market, ENGINE_RING_CAPACITY, &o).expect("create market"));
@@ -324,7 +323,7 @@ fn run_engine(h: &mut Harness, data: &[u8]) -> EngineStats {
         }
     }
     let control = |e: &mut Engine| {
-        let c = e.publisher().control().block();
+        let c = e.publisher().control().feeder_block();
         (
             c.feeder_decode_errors.load(Ordering::Relaxed),
             c.feeder_overflows.load(Ordering::Relaxed),

@@ -13,7 +13,7 @@
 //! slot back).
 
 use phantom_ringbuf::clock::monotonic_ns;
-use phantom_ringbuf::control::{Control, FeederCounter};
+use phantom_ringbuf::control::{Control, FeederCounter, Writer};
 use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::records::{market_kind, MarketUpdate, PoolState};
 use phantom_ringbuf::ring::Producer;
@@ -36,7 +36,7 @@ impl Publisher {
     /// Attach to the segments of `instance` (validated against this build's schema).
     pub fn attach(instance: &str) -> Result<Self, SegmentError> {
         let pools = Table::<PoolState>::attach(&segment_name(instance, "pools"), None)?;
-        let control = Control::attach(instance)?;
+        let control = Control::attach(instance, Writer::Feeder)?;
         let market = Producer::<MarketUpdate>::attach(&segment_name(instance, "market"), None)?;
         control.feeder().set_pid(std::process::id());
         let written = vec![false; pools.capacity()];
@@ -225,7 +225,7 @@ mod tests {
 
     impl Drop for Instance {
         fn drop(&mut self) {
-            for role in ["control", "pools", "market"] {
+            for role in phantom_ringbuf::names::ROLES {
                 let _ = segment::remove(&segment_name(&self.0, role));
             }
         }
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(p.pool(0).unwrap().reserve_a, 101);
         assert_eq!(
             p.control()
-                .block()
+                .feeder_block()
                 .feeder_stale_slot
                 .load(Ordering::Relaxed),
             1
@@ -313,7 +313,10 @@ mod tests {
             assert_eq!(p.pool(id as usize).unwrap().reserve_a, 1000 + last);
         }
         assert_eq!(
-            p.control().block().feeder_overflows.load(Ordering::Relaxed),
+            p.control()
+                .feeder_block()
+                .feeder_overflows
+                .load(Ordering::Relaxed),
             6
         );
         let mut rx =
@@ -332,7 +335,10 @@ mod tests {
             vec![market_kind::RESYNC, market_kind::SLOT, market_kind::SLOT]
         );
         assert_eq!(
-            p.control().block().feeder_resyncs.load(Ordering::Relaxed),
+            p.control()
+                .feeder_block()
+                .feeder_resyncs
+                .load(Ordering::Relaxed),
             1
         );
     }

@@ -1,13 +1,21 @@
-//! The control block (`phantom-<instance>-control`) and the writer-scoped views through which
-//! each process writes only its own fields.
+//! The control block, split by writer into four one-entry segments, and the writer-scoped
+//! views through which each process writes only its own state.
 //!
-//! Every field of [`ControlBlock`] is an atomic, so any process may hold a shared reference
-//! and read anything ([`Control::block`]). Writes go through a view named for the writer:
+//! | role (segment `phantom-<instance>-<role>`) | record | writable in |
+//! |---|---|---|
+//! | `control` | [`SupervisorBlock`] | supervisor, CLI (kill switch, params) |
+//! | `feeder` | [`FeederBlock`] | feeder (and the supervisor that creates it) |
+//! | `signer` | [`SignerBlock`] | signer (and the supervisor that creates it) |
+//! | `strategy` | [`StrategyBlock`] | strategy processes, supervisor (lease recovery) |
+//!
+//! A process attaches with [`Control::attach`] naming itself ([`Writer`]): its own segment
+//! is mapped read-write, every other one read-only from an `O_RDONLY` descriptor, so a
+//! write to another's state faults and cannot be made possible later (`mprotect` refuses
+//! `PROT_WRITE` on such a mapping). Every field is an atomic, so any process may hold a
+//! shared reference and read anything. Writes go through a view named for the writer:
 //! [`FeederView`] for the feeder's counters, heartbeat and per-endpoint figures;
-//! [`SignerView`] for the signer's. Each view offers only its owner's fields, so a
-//! process cannot write another's state by mistake, and when the block is split into one
-//! segment per writer the views keep their shape (each will map its own area writable and
-//! the others read-only).
+//! [`SignerView`] for the signer's; asking for a view of a segment mapped read-only is a
+//! programming error and panics.
 //!
 //! Orderings: counters and heartbeats are statistics (Relaxed). The signer's announcement
 //! writes the capture path first and then `signer_mode` with Release; a reader loads
@@ -16,68 +24,156 @@
 use crate::names::segment_name;
 #[cfg(doc)]
 use crate::records::reject_reason;
-use crate::records::ControlBlock;
+use crate::records::{FeederBlock, SignerBlock, StrategyBlock, SupervisorBlock};
+use crate::schema::AtomicRecord;
 use crate::segment::{CreateOptions, Result};
+use crate::shm::Access;
 use crate::table::Table;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-/// Role name of the control segment.
+/// Role of the supervisor's segment.
 pub const ROLE: &str = "control";
+/// Role of the feeder's segment.
+pub const FEEDER_ROLE: &str = "feeder";
+/// Role of the signer's segment.
+pub const SIGNER_ROLE: &str = "signer";
+/// Role of the strategy's segment.
+pub const STRATEGY_ROLE: &str = "strategy";
+/// The four control roles, in creation order.
+pub const ROLES: [&str; 4] = [ROLE, FEEDER_ROLE, SIGNER_ROLE, STRATEGY_ROLE];
 
-/// An instance's mapped control block.
+/// Which process attaches, and so which control segment it maps writable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// The supervisor's `control` segment (the CLI's kill switch and params too).
+    Supervisor,
+    /// The feeder's segment.
+    Feeder,
+    /// The signer's segment.
+    Signer,
+    /// The strategy's segment.
+    Strategy,
+    /// Nothing: every segment read-only (`status`, `inspect`, tools).
+    Reader,
+}
+
+/// An instance's four mapped control segments.
 pub struct Control {
-    table: Table<ControlBlock>,
+    supervisor: Table<SupervisorBlock>,
+    feeder: Table<FeederBlock>,
+    signer: Table<SignerBlock>,
+    strategy: Table<StrategyBlock>,
+}
+
+fn attach_one<T: AtomicRecord>(instance: &str, role: &str, own: bool) -> Result<Table<T>> {
+    let access = if own {
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    };
+    Table::attach_as(&segment_name(instance, role), Some(1), access)
 }
 
 impl Control {
-    /// Attach to instance `instance`'s control block.
-    pub fn attach(instance: &str) -> Result<Self> {
+    /// Attach to instance `instance`'s control segments as `writer`: its own read-write,
+    /// the others read-only.
+    pub fn attach(instance: &str, writer: Writer) -> Result<Self> {
         Ok(Control {
-            table: Table::attach(&segment_name(instance, ROLE), Some(1))?,
+            supervisor: attach_one(instance, ROLE, writer == Writer::Supervisor)?,
+            feeder: attach_one(instance, FEEDER_ROLE, writer == Writer::Feeder)?,
+            signer: attach_one(instance, SIGNER_ROLE, writer == Writer::Signer)?,
+            strategy: attach_one(instance, STRATEGY_ROLE, writer == Writer::Strategy)?,
         })
     }
 
-    /// Create instance `instance`'s control block (the supervisor; tests and tools).
+    /// Create instance `instance`'s four control segments, all mapped read-write (the
+    /// supervisor; tests and tools).
     pub fn create(instance: &str, opts: &CreateOptions) -> Result<Self> {
+        let make = |role: &str| CreateOptions {
+            role: role.to_owned(),
+            ..opts.clone()
+        };
         Ok(Control {
-            table: Table::create(&segment_name(instance, ROLE), 1, opts)?,
+            supervisor: Table::create(&segment_name(instance, ROLE), 1, &make(ROLE))?,
+            feeder: Table::create(&segment_name(instance, FEEDER_ROLE), 1, &make(FEEDER_ROLE))?,
+            signer: Table::create(&segment_name(instance, SIGNER_ROLE), 1, &make(SIGNER_ROLE))?,
+            strategy: Table::create(
+                &segment_name(instance, STRATEGY_ROLE),
+                1,
+                &make(STRATEGY_ROLE),
+            )?,
         })
     }
 
-    /// The whole block, to read (every field is atomic).
-    pub fn block(&self) -> &ControlBlock {
-        self.table.entry(0)
+    /// The supervisor's block, to read.
+    pub fn supervisor(&self) -> &SupervisorBlock {
+        self.supervisor.entry(0)
     }
 
-    /// The mapped segment.
-    pub fn table(&self) -> &Table<ControlBlock> {
-        &self.table
+    /// The feeder's block, to read.
+    pub fn feeder_block(&self) -> &FeederBlock {
+        self.feeder.entry(0)
     }
 
-    /// The feeder's fields, to write.
+    /// The signer's block, to read.
+    pub fn signer_block(&self) -> &SignerBlock {
+        self.signer.entry(0)
+    }
+
+    /// The strategy's block (lease and handover), to read.
+    pub fn strategy(&self) -> &StrategyBlock {
+        self.strategy.entry(0)
+    }
+
+    /// The header of the supervisor's `control` segment (its creator identifies the run).
+    pub fn header(&self) -> &crate::records::SegmentHeader {
+        self.supervisor.segment().header()
+    }
+
+    /// The four mapped tables' names, for messages and removal.
+    pub fn names(&self) -> [&str; 4] {
+        [
+            self.supervisor.segment().name(),
+            self.feeder.segment().name(),
+            self.signer.segment().name(),
+            self.strategy.segment().name(),
+        ]
+    }
+
+    /// The feeder's fields, to write. Panics unless the feeder's segment is mapped
+    /// writable here.
     pub fn feeder(&self) -> FeederView<'_> {
-        FeederView(self.block())
+        assert!(
+            self.feeder.segment().writable(),
+            "the feeder's control segment is mapped read-only in this process"
+        );
+        FeederView(self.feeder_block())
     }
 
-    /// The signer's fields, to write.
+    /// The signer's fields, to write. Panics unless the signer's segment is mapped
+    /// writable here.
     pub fn signer(&self) -> SignerView<'_> {
-        SignerView(self.block())
+        assert!(
+            self.signer.segment().writable(),
+            "the signer's control segment is mapped read-only in this process"
+        );
+        SignerView(self.signer_block())
     }
 
     /// Whether the supervisor asked the instance to stop (`run_state` non-zero).
     pub fn stopping(&self) -> bool {
         // Acquire: pairs with the supervisor's store; what it wrote before asking is seen.
-        self.block().run_state.load(Ordering::Acquire) != 0
+        self.supervisor().run_state.load(Ordering::Acquire) != 0
     }
 
     /// Whether the kill switch is on.
     pub fn kill_switch(&self) -> bool {
         // Acquire: pairs with the CLI's Release store of the switch.
-        self.block().kill_switch.load(Ordering::Acquire) != 0
+        self.supervisor().kill_switch.load(Ordering::Acquire) != 0
     }
 }
 
-/// A feeder counter in the control block.
+/// A feeder counter in the feeder's control segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeederCounter {
     /// Account notifications received.
@@ -112,7 +208,7 @@ pub enum EndpointCounter {
 }
 
 /// The per-endpoint counters of kind `c`.
-pub fn endpoint_counters(b: &ControlBlock, c: EndpointCounter) -> &[AtomicU64; 8] {
+pub fn endpoint_counters(b: &FeederBlock, c: EndpointCounter) -> &[AtomicU64; 8] {
     match c {
         EndpointCounter::SlotRefused => &b.endpoint_slot_refused,
         EndpointCounter::OwnerRefused => &b.endpoint_owner_refused,
@@ -124,7 +220,7 @@ pub fn endpoint_counters(b: &ControlBlock, c: EndpointCounter) -> &[AtomicU64; 8
 
 /// The feeder's writable fields.
 #[derive(Clone, Copy)]
-pub struct FeederView<'a>(&'a ControlBlock);
+pub struct FeederView<'a>(&'a FeederBlock);
 
 impl FeederView<'_> {
     fn counter(&self, c: FeederCounter) -> &AtomicU64 {
@@ -201,7 +297,7 @@ pub enum SignerCounter {
 
 /// The signer's writable fields.
 #[derive(Clone, Copy)]
-pub struct SignerView<'a>(&'a ControlBlock);
+pub struct SignerView<'a>(&'a SignerBlock);
 
 impl SignerView<'_> {
     /// Add `n` to counter `c` (Relaxed: statistics).
@@ -287,6 +383,12 @@ mod tests {
     use crate::records::reject_reason;
     use crate::segment;
 
+    fn remove_all(instance: &str) {
+        for role in ROLES {
+            segment::remove(&segment_name(instance, role)).unwrap();
+        }
+    }
+
     #[test]
     fn views_write_their_owners_fields() {
         let instance = format!("ctltest{}", std::process::id());
@@ -297,17 +399,67 @@ mod tests {
         c.feeder().endpoint_connected(2, true);
         c.signer().rejected(reject_reason::KILL_SWITCH);
         c.signer().announce(2, "/tmp/ü/capture.jsonl");
-        let b = c.block();
-        assert_eq!(b.feeder_gaps.load(Ordering::Relaxed), 3);
-        assert_eq!(b.endpoint_wins[1].load(Ordering::Relaxed), 1);
-        assert_eq!(b.endpoint_connected[2].load(Ordering::Relaxed), 1);
-        assert_eq!(b.signer_rejected.load(Ordering::Relaxed), 1);
+        let f = c.feeder_block();
+        assert_eq!(f.feeder_gaps.load(Ordering::Relaxed), 3);
+        assert_eq!(f.endpoint_wins[1].load(Ordering::Relaxed), 1);
+        assert_eq!(f.endpoint_connected[2].load(Ordering::Relaxed), 1);
+        let s = c.signer_block();
+        assert_eq!(s.signer_rejected.load(Ordering::Relaxed), 1);
         let code = usize::from(reject_reason::KILL_SWITCH);
-        assert_eq!(b.signer_reject_reasons[code].load(Ordering::Relaxed), 1);
-        assert_eq!(b.signer_mode.load(Ordering::Acquire), 2);
-        assert_eq!(read_str(&b.signer_capture_path), "/tmp/ü/capture.jsonl");
+        assert_eq!(s.signer_reject_reasons[code].load(Ordering::Relaxed), 1);
+        assert_eq!(s.signer_mode.load(Ordering::Acquire), 2);
+        assert_eq!(read_str(&s.signer_capture_path), "/tmp/ü/capture.jsonl");
         drop(c);
-        segment::remove(&segment_name(&instance, ROLE)).unwrap();
+        remove_all(&instance);
+    }
+
+    #[test]
+    fn each_writer_maps_only_its_own_segment_writable() {
+        let instance = format!("ctlsplit{}", std::process::id());
+        let created = Control::create(&instance, &CreateOptions::default()).unwrap();
+        let writable = |c: &Control| {
+            [
+                c.supervisor.segment().writable(),
+                c.feeder.segment().writable(),
+                c.signer.segment().writable(),
+                c.strategy.segment().writable(),
+            ]
+        };
+        assert_eq!(writable(&created), [true; 4]);
+        let cases = [
+            (Writer::Supervisor, [true, false, false, false]),
+            (Writer::Feeder, [false, true, false, false]),
+            (Writer::Signer, [false, false, true, false]),
+            (Writer::Strategy, [false, false, false, true]),
+            (Writer::Reader, [false; 4]),
+        ];
+        for (writer, expected) in cases {
+            let c = Control::attach(&instance, writer).unwrap();
+            assert_eq!(writable(&c), expected, "{writer:?}");
+        }
+        // What the owner writes, a read-only attacher sees.
+        let feeder = Control::attach(&instance, Writer::Feeder).unwrap();
+        feeder.feeder().heartbeat(42);
+        let reader = Control::attach(&instance, Writer::Reader).unwrap();
+        assert_eq!(
+            reader.feeder_block().hb_feeder_ns.load(Ordering::Relaxed),
+            42
+        );
+        drop((created, feeder, reader));
+        remove_all(&instance);
+    }
+
+    #[test]
+    #[should_panic(expected = "mapped read-only")]
+    fn a_view_of_another_writers_segment_is_refused() {
+        let instance = format!("ctlpanic{}", std::process::id());
+        let created = Control::create(&instance, &CreateOptions::default()).unwrap();
+        let signer = Control::attach(&instance, Writer::Signer);
+        // Remove before the panic so that nothing is left behind.
+        drop(created);
+        let signer = signer.unwrap();
+        remove_all(&instance);
+        let _ = signer.feeder();
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 use crate::segment::{Result, SegmentError};
 
-/// The roles of an instance's segments, in creation order.
-pub const ROLES: [&str; 5] = ["control", "pools", "market", "intents", "reports"];
+/// The roles of an instance's segments, in creation order: the four control segments (one
+/// per writer, [`crate::control`]), the pools table and the three rings.
+pub const ROLES: [&str; 8] = [
+    "control", "feeder", "signer", "strategy", "pools", "market", "intents", "reports",
+];
 
 /// Prefix shared by every segment of the project.
 pub const PREFIX: &str = "phantom-";
@@ -14,7 +17,7 @@ pub fn segment_name(instance: &str, role: &str) -> String {
 }
 
 /// The `(instance, role)` of segment name `name` (`phantom-<instance>-<role>`). Roles (the
-/// five of [`ROLES`], and the private ones of tests and tools) hold no `-`, so the role is
+/// eight of [`ROLES`], and the private ones of tests and tools) hold no `-`, so the role is
 /// what follows the last one: `phantom-a-b-control` is instance `a-b`'s, never `a`'s.
 pub fn parse_segment_name(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix(PREFIX)?;

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 /// `b"PHNTMRB1"` read as a little-endian u64: the first 8 bytes of every segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PHNTMRB1");
 /// Bumped on any change of the header or of the ring/table protocol.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 /// Bytes before the first slot.
 pub const HEADER_SIZE: usize = 4096;
 
@@ -295,7 +295,7 @@ named_consts! {
 }
 
 /// `ExecReport.reason` values: why the signer refused an intent. Codes are stable and index
-/// `ControlBlock.signer_reject_reasons`, so they stay below 32; the names are the keys of
+/// `SignerBlock.signer_reject_reasons`, so they stay below 32; the names are the keys of
 /// `status --json`'s `signer.rejected` and are documented in the README's Signer section.
 pub mod reject_reason {
     /// Not refused.
@@ -408,7 +408,7 @@ named_consts! {
 }
 
 named_consts! {
-    /// `ControlBlock.signer_mode` values.
+    /// `SignerBlock.signer_mode` values.
     pub mod signer_mode: u32 {
         /// Not started (or not announced yet).
         UNKNOWN = 0,
@@ -456,12 +456,130 @@ record! {
 }
 
 record! {
-    /// The `control` segment's single entry: leases, heartbeats, counters, kill switch.
-    /// Counters are written with atomic adds by their one owner process and read by anyone.
-    /// Every field is an atomic (arrays too): several processes map it at once, so no field
-    /// may be reached through a plain reference while another process writes it. Each
-    /// process writes only its own fields, through [`crate::control`]'s writer-scoped views.
-    pub struct ControlBlock(RecordId::ControlBlock) {
+    /// The `control` segment's single entry: the supervisor's state, and the two switches
+    /// the CLI may flip (kill switch, params). Mapped writable only by the supervisor and
+    /// the CLI; the feeder, signer and strategy map it read-only. Every field is an atomic
+    /// (arrays too): several processes map it at once, so no field may be reached through a
+    /// plain reference while another process writes it.
+    pub struct SupervisorBlock(RecordId::SupervisorBlock) {
+        /// Supervisor heartbeat (CLOCK_MONOTONIC ns).
+        pub hb_supervisor_ns: AtomicU64,
+        /// Supervisor pid.
+        pub pid_supervisor: AtomicU32,
+        /// Kill switch: non-zero stops all signing.
+        pub kill_switch: AtomicU32,
+        /// 0 running, 1 stopping (drain), 2 stopped.
+        pub run_state: AtomicU32,
+        /// Params file generation: bumped by `phantom-pipeline params`; the strategy reloads
+        /// when it differs from `StrategyBlock.strategy_params_version`.
+        pub params_generation: AtomicU32,
+        /// Restarts: feeder, signer, strategy (index 3 unused).
+        pub restarts: [AtomicU32; 4],
+        /// Params file to load at `params_generation`, NUL-padded UTF-8 path.
+        pub params_path: [AtomicU8; 256],
+    }
+}
+
+// SAFETY: every field of SupervisorBlock above is an Atomic* or an array of them.
+unsafe impl crate::schema::AtomicRecord for SupervisorBlock {}
+
+record! {
+    /// The `feeder` segment's single entry: the feeder's heartbeat and counters. Mapped
+    /// writable only by the feeder (and the supervisor that creates it); read-only elsewhere.
+    pub struct FeederBlock(RecordId::FeederBlock) {
+        /// Feeder heartbeat (CLOCK_MONOTONIC ns).
+        pub hb_feeder_ns: AtomicU64,
+        /// Feeder pid.
+        pub pid_feeder: AtomicU32,
+        /// Reserved, zero.
+        pub _reserved: AtomicU32,
+        /// Notifications received.
+        pub feeder_notifications: AtomicU64,
+        /// Frames or accounts that failed to parse or decode.
+        pub feeder_decode_errors: AtomicU64,
+        /// Copies of an update already seen from another endpoint.
+        pub feeder_duplicates: AtomicU64,
+        /// Updates refused because of an older slot than the pool's last.
+        pub feeder_stale_slot: AtomicU64,
+        /// Market events lost to a full ring (pool state is never lost).
+        pub feeder_overflows: AtomicU64,
+        /// `Resync` records published.
+        pub feeder_resyncs: AtomicU64,
+        /// `Gap` records published.
+        pub feeder_gaps: AtomicU64,
+        /// Per-endpoint first-arrival wins.
+        pub endpoint_wins: [AtomicU64; 8],
+        /// Per-endpoint lag behind the winner, last observed (ns).
+        pub endpoint_lag_ns: [AtomicU64; 8],
+        /// Per endpoint: updates refused for a slot beyond the bound (`[feeder]
+        /// max_slot_lead` past the peers' highest or the time-advanced last slot).
+        pub endpoint_slot_refused: [AtomicU64; 8],
+        /// Per endpoint: accounts refused for an owner other than their program.
+        pub endpoint_owner_refused: [AtomicU64; 8],
+        /// Per endpoint: connections dropped for a frame over `max_frame_bytes`.
+        pub endpoint_frames_too_large: [AtomicU64; 8],
+        /// Per endpoint: subscription replies refused (repeated or unknown request).
+        pub endpoint_subscription_replies_refused: [AtomicU64; 8],
+        /// Per endpoint: refetches that failed or timed out.
+        pub endpoint_refetch_failures: [AtomicU64; 8],
+        /// Per-endpoint connection state (1 connected).
+        pub endpoint_connected: [AtomicU8; 8],
+    }
+}
+
+// SAFETY: every field of FeederBlock above is an Atomic* or an array of them.
+unsafe impl crate::schema::AtomicRecord for FeederBlock {}
+
+record! {
+    /// The `signer` segment's single entry: the signer's heartbeat, counters, mode and
+    /// budget. Mapped writable only by the signer (and the supervisor that creates it);
+    /// read-only elsewhere.
+    pub struct SignerBlock(RecordId::SignerBlock) {
+        /// Signer heartbeat (CLOCK_MONOTONIC ns).
+        pub hb_signer_ns: AtomicU64,
+        /// Signer pid.
+        pub pid_signer: AtomicU32,
+        /// One of [`signer_mode`], announced at start.
+        pub signer_mode: AtomicU32,
+        /// Intents accepted.
+        pub signer_accepted: AtomicU64,
+        /// Intents rejected (all reasons).
+        pub signer_rejected: AtomicU64,
+        /// Rejections per reason code ([`reject_reason`]).
+        pub signer_reject_reasons: [AtomicU64; 32],
+        /// Transactions signed.
+        pub signer_signed: AtomicU64,
+        /// Transactions sent.
+        pub signer_sent: AtomicU64,
+        /// Transactions landed.
+        pub signer_landed: AtomicU64,
+        /// Transactions failed.
+        pub signer_failed: AtomicU64,
+        /// Lamports committed (signed) in the rolling minute, as of its last update.
+        pub signer_budget_committed_minute: AtomicU64,
+        /// Lamports committed in the rolling day (across signer restarts).
+        pub signer_budget_committed_day: AtomicU64,
+        /// `[signer.limits] max_lamports_per_minute`, announced at start.
+        pub signer_budget_limit_minute: AtomicU64,
+        /// `[signer.limits] max_lamports_per_day`, announced at start.
+        pub signer_budget_limit_day: AtomicU64,
+        /// Dry-run capture file, NUL-padded UTF-8 path (empty: none). Written once at start,
+        /// before `signer_mode`.
+        pub signer_capture_path: [AtomicU8; 256],
+    }
+}
+
+// SAFETY: every field of SignerBlock above is an Atomic* or an array of them.
+unsafe impl crate::schema::AtomicRecord for SignerBlock {}
+
+record! {
+    /// The `strategy` segment's single entry: the strategy lease and handover (DESIGN §5),
+    /// the strategy's heartbeat and counters. Mapped writable by strategy processes (the
+    /// holder and a swap candidate share the lease) and by the supervisor, which records the
+    /// pid it started and force-releases the lease of a dead holder; read-only in the feeder
+    /// and signer. The epoch fence is a correctness protocol between strategies, not a
+    /// security boundary: the signer's limits hold whatever these fields say.
+    pub struct StrategyBlock(RecordId::StrategyBlock) {
         /// Current strategy lease epoch.
         pub lease_epoch: AtomicU64,
         /// Epoch of the strategy that stepped down last.
@@ -471,127 +589,44 @@ record! {
         /// Intent seq bound of the outgoing epoch: intents of `handover_epoch` with
         /// seq < this are honoured, later ones refused.
         pub handover_intent_end: AtomicU64,
-        /// Kill switch: non-zero stops all signing.
-        pub kill_switch: AtomicU32,
-        /// 0 running, 1 stopping (drain), 2 stopped.
-        pub run_state: AtomicU32,
-        /// Pids: supervisor, feeder, signer, strategy.
-        pub pid_supervisor: AtomicU32,
-        /// Feeder pid.
-        pub pid_feeder: AtomicU32,
-        /// Signer pid.
-        pub pid_signer: AtomicU32,
-        /// Strategy pid.
-        pub pid_strategy: AtomicU32,
-        /// Supervisor heartbeat (CLOCK_MONOTONIC ns).
-        pub hb_supervisor_ns: AtomicU64,
-        /// Feeder heartbeat.
-        pub hb_feeder_ns: AtomicU64,
-        /// Signer heartbeat.
-        pub hb_signer_ns: AtomicU64,
-        /// Strategy heartbeat.
+        /// Strategy heartbeat (CLOCK_MONOTONIC ns).
         pub hb_strategy_ns: AtomicU64,
-        /// Feeder: notifications received.
-        pub feeder_notifications: AtomicU64,
-        /// Feeder: frames or accounts that failed to parse or decode.
-        pub feeder_decode_errors: AtomicU64,
-        /// Feeder: copies of an update already seen from another endpoint.
-        pub feeder_duplicates: AtomicU64,
-        /// Feeder: updates refused because an older slot than the pool's last.
-        pub feeder_stale_slot: AtomicU64,
-        /// Feeder: market events lost to a full ring (pool state is never lost).
-        pub feeder_overflows: AtomicU64,
-        /// Feeder: `Resync` records published.
-        pub feeder_resyncs: AtomicU64,
-        /// Feeder: `Gap` records published.
-        pub feeder_gaps: AtomicU64,
-        /// Per-endpoint first-arrival wins.
-        pub endpoint_wins: [AtomicU64; 8],
-        /// Per-endpoint lag behind the winner, last observed (ns).
-        pub endpoint_lag_ns: [AtomicU64; 8],
-        /// Per-endpoint connection state (1 connected).
-        pub endpoint_connected: [AtomicU8; 8],
-        /// Signer: intents accepted.
-        pub signer_accepted: AtomicU64,
-        /// Signer: intents rejected (all reasons).
-        pub signer_rejected: AtomicU64,
-        /// Signer: rejections per reason code ([`reject_reason`]).
-        pub signer_reject_reasons: [AtomicU64; 32],
-        /// Signer: transactions signed.
-        pub signer_signed: AtomicU64,
-        /// Signer: transactions sent.
-        pub signer_sent: AtomicU64,
-        /// Signer: transactions landed.
-        pub signer_landed: AtomicU64,
-        /// Signer: transactions failed.
-        pub signer_failed: AtomicU64,
-        /// Strategy: ticks processed (all epochs).
+        /// Ticks processed (all epochs).
         pub strategy_ticks: AtomicU64,
-        /// Strategy: ticks skipped across leases (must stay 0).
+        /// Ticks skipped across leases (must stay 0).
         pub strategy_ticks_skipped: AtomicU64,
-        /// Strategy: intents written.
+        /// Intents written.
         pub strategy_intents: AtomicU64,
-        /// Strategy: intents dropped because the intents ring stayed full (signer stalled).
+        /// Intents dropped because the intents ring stayed full (signer stalled).
         pub strategy_intents_dropped: AtomicU64,
-        /// Strategy: params version applied.
+        /// Params version applied.
         pub strategy_params_version: AtomicU64,
-        /// Strategy: the last params generation it refused (its log says why).
+        /// The last params generation it refused (its log says why).
         pub strategy_params_refused: AtomicU64,
-        /// Restarts: feeder, signer, strategy (index 3 unused).
-        pub restarts: [AtomicU32; 4],
-        /// One of [`lease_state`].
-        pub lease_state: AtomicU32,
-        /// Pid of the strategy process holding the lease (0: none).
-        pub lease_holder_pid: AtomicU32,
-        /// Pid of the strategy process asking for the lease in a swap (0: none).
-        pub swap_candidate_pid: AtomicU32,
-        /// Params file generation: bumped by `phantom-pipeline params`; the strategy reloads
-        /// when it differs from `strategy_params_version`.
-        pub params_generation: AtomicU32,
         /// When the candidate asked the holder to step down (CLOCK_MONOTONIC ns).
         pub swap_t_request_ns: AtomicU64,
         /// When the holder had stepped down (its last ring write done).
         pub swap_t_released_ns: AtomicU64,
         /// When the candidate took the lease (before its first ring write).
         pub swap_t_acquired_ns: AtomicU64,
+        /// Strategy pid.
+        pub pid_strategy: AtomicU32,
+        /// One of [`lease_state`].
+        pub lease_state: AtomicU32,
+        /// Pid of the strategy process holding the lease (0: none).
+        pub lease_holder_pid: AtomicU32,
+        /// Pid of the strategy process asking for the lease in a swap (0: none).
+        pub swap_candidate_pid: AtomicU32,
         /// `MODULE:CLASS` of the strategy holding the lease, NUL-padded UTF-8.
         pub strategy_name: [AtomicU8; 96],
-        /// Params file to load at `params_generation`, NUL-padded UTF-8 path.
-        pub params_path: [AtomicU8; 256],
-        /// Signer: one of [`signer_mode`], announced at start.
-        pub signer_mode: AtomicU32,
-        /// Signer: dry-run capture file, NUL-padded UTF-8 path (empty: none). Written once at
-        /// start, before `signer_mode`.
-        pub signer_capture_path: [AtomicU8; 256],
-        /// Reserved (aligns the per-endpoint counters below).
-        pub _pad_feeder_refusals: [AtomicU8; 4],
-        /// Feeder, per endpoint: updates refused for a slot beyond the bound
-        /// (`[feeder] max_slot_lead` past the peers' highest or the time-advanced last slot).
-        pub endpoint_slot_refused: [AtomicU64; 8],
-        /// Feeder, per endpoint: accounts refused for an owner other than their program.
-        pub endpoint_owner_refused: [AtomicU64; 8],
-        /// Feeder, per endpoint: connections dropped for a frame over `max_frame_bytes`.
-        pub endpoint_frames_too_large: [AtomicU64; 8],
-        /// Feeder, per endpoint: subscription replies refused (repeated or unknown request).
-        pub endpoint_subscription_replies_refused: [AtomicU64; 8],
-        /// Feeder, per endpoint: refetches that failed or timed out.
-        pub endpoint_refetch_failures: [AtomicU64; 8],
-        /// Signer: lamports committed (signed) in the rolling minute, as of its last update.
-        pub signer_budget_committed_minute: AtomicU64,
-        /// Signer: lamports committed in the rolling day (across signer restarts).
-        pub signer_budget_committed_day: AtomicU64,
-        /// Signer: `[signer.limits] max_lamports_per_minute`, announced at start.
-        pub signer_budget_limit_minute: AtomicU64,
-        /// Signer: `[signer.limits] max_lamports_per_day`, announced at start.
-        pub signer_budget_limit_day: AtomicU64,
     }
 }
 
-// SAFETY: every field of ControlBlock above is an Atomic* or an array of them.
-unsafe impl crate::schema::AtomicRecord for ControlBlock {}
+// SAFETY: every field of StrategyBlock above is an Atomic* or an array of them.
+unsafe impl crate::schema::AtomicRecord for StrategyBlock {}
 
 named_consts! {
-    /// `ControlBlock.lease_state` values: the strategy lease of DESIGN §5.
+    /// `StrategyBlock.lease_state` values: the strategy lease of DESIGN §5.
     pub mod lease_state: u32 {
         /// No strategy holds the lease (start-up).
         FREE = 0,

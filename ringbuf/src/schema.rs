@@ -166,21 +166,30 @@ pub enum RecordId {
     OrderIntent = 3,
     /// [`crate::records::ExecReport`]
     ExecReport = 4,
-    /// [`crate::records::ControlBlock`]
-    ControlBlock = 5,
+    /// [`crate::records::SupervisorBlock`]
+    SupervisorBlock = 5,
+    /// [`crate::records::FeederBlock`]
+    FeederBlock = 6,
+    /// [`crate::records::SignerBlock`]
+    SignerBlock = 7,
+    /// [`crate::records::StrategyBlock`]
+    StrategyBlock = 8,
     /// [`crate::records::ProbeRecord`], for tests and benchmarks.
     ProbeRecord = 15,
 }
 
 impl RecordId {
     /// Every record id, in declaration order.
-    pub const ALL: [RecordId; 7] = [
+    pub const ALL: [RecordId; 10] = [
         RecordId::SegmentHeader,
         RecordId::MarketUpdate,
         RecordId::PoolState,
         RecordId::OrderIntent,
         RecordId::ExecReport,
-        RecordId::ControlBlock,
+        RecordId::SupervisorBlock,
+        RecordId::FeederBlock,
+        RecordId::SignerBlock,
+        RecordId::StrategyBlock,
         RecordId::ProbeRecord,
     ];
 
@@ -192,7 +201,10 @@ impl RecordId {
             RecordId::PoolState => "PoolState",
             RecordId::OrderIntent => "OrderIntent",
             RecordId::ExecReport => "ExecReport",
-            RecordId::ControlBlock => "ControlBlock",
+            RecordId::SupervisorBlock => "SupervisorBlock",
+            RecordId::FeederBlock => "FeederBlock",
+            RecordId::SignerBlock => "SignerBlock",
+            RecordId::StrategyBlock => "StrategyBlock",
             RecordId::ProbeRecord => "ProbeRecord",
         }
     }
@@ -454,7 +466,10 @@ mod tests {
         check_table::<PoolState>();
         check_table::<OrderIntent>();
         check_table::<ExecReport>();
-        check_table::<ControlBlock>();
+        check_table::<SupervisorBlock>();
+        check_table::<FeederBlock>();
+        check_table::<SignerBlock>();
+        check_table::<StrategyBlock>();
         check_table::<ProbeRecord>();
         assert_eq!(core::mem::size_of::<MarketUpdate>(), 64);
         assert_eq!(core::mem::size_of::<ProbeRecord>(), 64);

@@ -277,6 +277,12 @@ impl Segment {
 
     /// Map `name` without validating anything but its size (for `inspect` and `clean`).
     pub fn open_unchecked(name: &str) -> Result<Segment> {
+        Segment::open_unchecked_as(name, shm::Access::ReadWrite)
+    }
+
+    /// Like [`Segment::open_unchecked`], mapped with `access`: a read-only mapping comes
+    /// from an `O_RDONLY` descriptor, so it can never be made writable (`mprotect` refuses).
+    pub fn open_unchecked_as(name: &str, access: shm::Access) -> Result<Segment> {
         validate_name(name)?;
         let size = shm::size_of(name).map_err(|e| SegmentError::os(name, e))?;
         if size < HEADER_SIZE as u64 {
@@ -286,8 +292,7 @@ impl Segment {
                 expected: HEADER_SIZE as u64,
             });
         }
-        let map =
-            shm::open(name, shm::Access::ReadWrite).map_err(|e| SegmentError::shm(name, e))?;
+        let map = shm::open(name, access).map_err(|e| SegmentError::shm(name, e))?;
         Ok(Segment {
             name: name.to_owned(),
             map,
@@ -317,7 +322,17 @@ impl Segment {
 
     /// Map `name` and check it holds `layout` (and `capacity`, when given).
     pub fn attach(name: &str, layout: Layout, capacity: Option<u32>) -> Result<Segment> {
-        let seg = Segment::open_unchecked(name)?;
+        Segment::attach_as(name, layout, capacity, shm::Access::ReadWrite)
+    }
+
+    /// Like [`Segment::attach`], mapped with `access`.
+    pub fn attach_as(
+        name: &str,
+        layout: Layout,
+        capacity: Option<u32>,
+        access: shm::Access,
+    ) -> Result<Segment> {
+        let seg = Segment::open_unchecked_as(name, access)?;
         seg.validate(layout, capacity)?;
         shm::prefault(&seg.map);
         Ok(seg)
@@ -409,6 +424,11 @@ impl Segment {
     /// Never true: a segment has at least its header.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// Whether this process may write the mapping.
+    pub fn writable(&self) -> bool {
+        self.map.access() == shm::Access::ReadWrite
     }
 
     /// Start of the mapping.

@@ -8,6 +8,7 @@ use crate::records::HEADER_SIZE;
 use crate::schema::{AtomicRecord, Container, Record};
 use crate::segment::{CreateOptions, Layout, Result, Segment};
 use crate::seqlock;
+use crate::shm::Access;
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicU64;
 
@@ -39,8 +40,13 @@ impl<T: Record> Table<T> {
 
     /// Attach to table `name`, checking its capacity when given.
     pub fn attach(name: &str, capacity: Option<u32>) -> Result<Self> {
+        Self::attach_as(name, capacity, Access::ReadWrite)
+    }
+
+    /// Attach to table `name` mapped with `access` (read-only: every write faults).
+    pub fn attach_as(name: &str, capacity: Option<u32>, access: Access) -> Result<Self> {
         Self::check_seqlock_field();
-        let seg = Segment::attach(name, Layout::of::<T>(Container::Table), capacity)?;
+        let seg = Segment::attach_as(name, Layout::of::<T>(Container::Table), capacity, access)?;
         Ok(Self::new(seg))
     }
 

@@ -26,10 +26,10 @@ use crate::send::{self, Event, Lander, SendPool};
 use crate::signing::Signer;
 use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZE};
 use phantom_ringbuf::clock::{monotonic_ns, unix_ns};
-use phantom_ringbuf::control::{Control, SignerCounter};
+use phantom_ringbuf::control::{Control, SignerCounter, Writer};
 use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::records::{
-    exec_error, exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent,
+    exec_error, exec_status, signer_mode, ExecReport, OrderIntent, StrategyBlock,
 };
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::Record;
@@ -249,8 +249,8 @@ impl Engine {
         );
         let intents = Consumer::<OrderIntent>::attach(&segment_name(instance, "intents"), None)?;
         let reports = Producer::<ExecReport>::attach(&segment_name(instance, "reports"), None)?;
-        let control = Control::attach(instance)?;
-        let run = ledger::run_id(control.table().segment().header());
+        let control = Control::attach(instance, Writer::Signer)?;
+        let run = ledger::run_id(control.header());
         let ledger_path = ledger::default_path(instance, live).ok_or_else(|| EngineError::Io {
             what: "find the ledger's directory".into(),
             source: std::io::Error::new(
@@ -361,8 +361,8 @@ impl Engine {
         })
     }
 
-    fn ctl(&self) -> &ControlBlock {
-        self.control.block()
+    fn lease(&self) -> &StrategyBlock {
+        self.control.strategy()
     }
 
     /// Tells `status` who the signer is: pid, mode, capture file.
@@ -548,7 +548,7 @@ impl Engine {
         // Loaded after the intents were acquired: the lease changes that made them were
         // published before them. lease_epoch first: the handover fields are stored before
         // the new epoch is.
-        let c = self.ctl();
+        let c = self.lease();
         let current_epoch = c.lease_epoch.load(Ordering::Acquire);
         let fence = EpochFence {
             current_epoch,

@@ -7,14 +7,14 @@
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use phantom_ringbuf::clock::monotonic_ns;
+use phantom_ringbuf::control::Control;
 use phantom_ringbuf::names::segment_name;
 use phantom_ringbuf::records::{
-    exec_error, exec_status, reject_reason, signer_mode, ControlBlock, ExecReport, OrderIntent,
+    exec_error, exec_status, reject_reason, signer_mode, ExecReport, OrderIntent, SignerBlock,
 };
 use phantom_ringbuf::ring::{self, Consumer, Producer};
 use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::{self, CreateOptions};
-use phantom_ringbuf::table::Table;
 use serde_json::{json, Value};
 use solana_address::Address;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ struct Instance {
     dir: PathBuf,
     intents: Producer<OrderIntent>,
     reports: Consumer<ExecReport>,
-    control: Table<ControlBlock>,
+    control: Control,
     child: Option<Child>,
     seen: Vec<ExecReport>,
 }
@@ -57,12 +57,10 @@ impl Instance {
             role: role.into(),
             ..CreateOptions::default()
         };
-        for role in ["control", "intents", "reports"] {
+        for role in phantom_ringbuf::names::ROLES {
             let _ = segment::remove(&segment_name(&name, role));
         }
-        let control =
-            Table::<ControlBlock>::create(&segment_name(&name, "control"), 1, &opts("control"))
-                .expect("control");
+        let control = Control::create(&name, &opts("control")).expect("control");
         let intents = Producer::new(
             ring::create::<OrderIntent>(&segment_name(&name, "intents"), 256, &opts("intents"))
                 .expect("intents"),
@@ -74,8 +72,7 @@ impl Instance {
         let dir = std::env::temp_dir().join(format!("phantom-signer-test-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let c = control.entry(0);
-        c.lease_epoch.store(1, Ordering::Release);
+        control.strategy().lease_epoch.store(1, Ordering::Release);
         Instance {
             name,
             dir,
@@ -87,8 +84,9 @@ impl Instance {
         }
     }
 
-    fn ctl(&self) -> &ControlBlock {
-        self.control.entry(0)
+    /// The signer's block (what the signer under test writes).
+    fn ctl(&self) -> &SignerBlock {
+        self.control.signer_block()
     }
 
     fn write_config(&self, signer_table: &str) -> PathBuf {
@@ -111,7 +109,7 @@ impl Instance {
             .spawn()
             .expect("spawn phantom-signer");
         self.child = Some(child);
-        let ctl = self.control.entry(0);
+        let ctl = self.control.signer_block();
         wait_until("the signer to announce itself", || {
             ctl.signer_mode.load(Ordering::Acquire) != signer_mode::UNKNOWN
         });
@@ -201,7 +199,7 @@ impl Drop for Instance {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for role in ["control", "intents", "reports"] {
+        for role in phantom_ringbuf::names::ROLES {
             let _ = segment::remove(&segment_name(&self.name, role));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -623,7 +621,7 @@ fn dry_run_signs_accepted_intents_and_reports_every_refusal_with_its_code() {
 #[test]
 fn epoch_fence_honours_the_old_epoch_below_its_bound_only() {
     let mut inst = Instance::new("fence");
-    let c = inst.ctl();
+    let c = inst.control.strategy();
     c.handover_epoch.store(4, Ordering::Release);
     c.handover_intent_end.store(2, Ordering::Release);
     c.lease_epoch.store(5, Ordering::Release);
@@ -684,11 +682,17 @@ fn kill_switch_in_the_control_block_and_the_file_refuse_until_cleared() {
         }
     };
     assert_eq!(decide(&mut inst), 0);
-    inst.ctl().kill_switch.store(1, Ordering::Release);
+    inst.control
+        .supervisor()
+        .kill_switch
+        .store(1, Ordering::Release);
     for _ in 0..3 {
         assert_eq!(decide(&mut inst), reject_reason::KILL_SWITCH);
     }
-    inst.ctl().kill_switch.store(0, Ordering::Release);
+    inst.control
+        .supervisor()
+        .kill_switch
+        .store(0, Ordering::Release);
     assert_eq!(decide(&mut inst), 0);
     // The file is watched from a thread: wait for the first refusal, then every intent is
     // refused while the file exists.
@@ -718,7 +722,10 @@ fn stop_via_run_state_drains_every_queued_intent_then_exits_zero() {
         inst.push(intent(s, s, 0, 1));
     }
     // Stop is requested before the signer even starts: it must still decide all 100.
-    inst.ctl().run_state.store(1, Ordering::Release);
+    inst.control
+        .supervisor()
+        .run_state
+        .store(1, Ordering::Release);
     let config = inst.write_config("");
     inst.spawn(&config, &[]);
     assert_eq!(inst.wait_exit(), 0, "log:\n{}", inst.log());

@@ -23,7 +23,7 @@ from phantom_pipeline import _native
 from phantom_pipeline.errors import SegmentError
 from phantom_pipeline.schema import HEADER_DTYPE
 
-ROLES = ("control", "pools", "market", "intents", "reports")
+ROLES: tuple[str, ...] = tuple(_native.ROLES)
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -123,7 +123,8 @@ def main() -> None:
 def inspect(segment: str, instance: str, as_json: bool) -> None:
     """Dump and validate one segment's header and counters.
 
-    SEGMENT is a role of the instance (control, pools, market, intents, reports) or a full
+    SEGMENT is a role of the instance (control, feeder, signer, strategy, pools, market,
+    intents, reports) or a full
     segment name (phantom-INSTANCE-ROLE). Exits 1 if the segment fails validation.
     """
     name = segment_name(instance, segment)

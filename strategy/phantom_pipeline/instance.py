@@ -107,7 +107,8 @@ def wait_unmapped_heartbeats(instance: str, stale_after_ns: int) -> list[tuple[s
 
 @dataclass
 class InstanceSegments:
-    """The five segments of a running instance, as this process sees them."""
+    """The segments of a running instance (four control tables, the pools table, three
+    rings), as this process sees them."""
 
     instance: str
     control: Control
@@ -135,10 +136,8 @@ class InstanceSegments:
         s = config.supervisor
         made: list[str] = []
         try:
-            control = Control.create(
-                segment_name(instance, "control"), instance=instance, role="control", mlock=s.mlock
-            )
-            made.append(control.view.name)
+            control = Control.create(instance, mlock=s.mlock)
+            made.extend(v.name for v in control.segment_views)
             pools = create_table(
                 segment_name(instance, "pools"), "PoolState", max(config.n_pools, 1),
                 instance=instance, role="pools", mlock=s.mlock,
@@ -163,13 +162,15 @@ class InstanceSegments:
         return cls(instance, control, pools, rings["market"], rings["intents"], rings["reports"])
 
     @classmethod
-    def attach(cls, instance: str) -> InstanceSegments:
-        """Attach to a running instance's segments (validated against this build)."""
+    def attach(cls, instance: str, writer: str = "supervisor") -> InstanceSegments:
+        """Attach to a running instance's segments (validated against this build), the
+        control tables as ``writer`` (:data:`phantom_pipeline.control.WRITERS`): the CLI
+        attaches as the supervisor, so it can flip the kill switch and the params."""
         validate_instance_name(instance)
         try:
             return cls(
                 instance,
-                Control.attach(segment_name(instance, "control")),
+                Control.attach(instance, writer),
                 attach_table(segment_name(instance, "pools"), "PoolState"),
                 attach_ring(segment_name(instance, "market"), "MarketUpdate"),
                 attach_ring(segment_name(instance, "intents"), "OrderIntent"),
@@ -183,7 +184,8 @@ class InstanceSegments:
 
     def heartbeat(self) -> None:
         """The creator's heartbeat in every segment (keeps them from looking stale)."""
-        for view in (self.control.view, self.pools, self.market, self.intents, self.reports):
+        for view in (*self.control.segment_views, self.pools, self.market, self.intents,
+                     self.reports):  # fmt: skip
             view.segment.creator_heartbeat()
 
     def remove(self) -> None:

@@ -219,8 +219,11 @@ class Runtime:
         if o.sandbox is not None:
             sandbox.assert_single_threaded()
         inst = o.instance
-        self.control = Control.attach(segment_name(inst, "control"))
-        self.pools = attach_table(segment_name(inst, "pools"), "PoolState")
+        # Only the strategy's own control table is writable here, and the pools table (which
+        # only the feeder writes) is read-only: both from O_RDONLY descriptors, so the
+        # sandboxed code can never make them writable.
+        self.control = Control.attach(inst, "strategy")
+        self.pools = attach_table(segment_name(inst, "pools"), "PoolState", read_only=True)
         self.market_view = attach_ring(segment_name(inst, "market"), "MarketUpdate")
         self.intents_view = attach_ring(segment_name(inst, "intents"), "OrderIntent")
         self.reports_view = attach_ring(segment_name(inst, "reports"), "ExecReport")

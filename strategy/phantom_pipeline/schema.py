@@ -20,7 +20,10 @@ RECORD_NAMES: tuple[str, ...] = (
     "PoolState",
     "OrderIntent",
     "ExecReport",
-    "ControlBlock",
+    "SupervisorBlock",
+    "FeederBlock",
+    "SignerBlock",
+    "StrategyBlock",
     "ProbeRecord",
 )
 
@@ -75,7 +78,6 @@ MARKET_UPDATE = DTYPES["MarketUpdate"]
 POOL_STATE = DTYPES["PoolState"]
 ORDER_INTENT = DTYPES["OrderIntent"]
 EXEC_REPORT = DTYPES["ExecReport"]
-CONTROL_BLOCK = DTYPES["ControlBlock"]
 PROBE_RECORD = DTYPES["ProbeRecord"]
 
 

@@ -47,6 +47,9 @@ class AnonymousMemory:
         self.name = f"anonymous {container}<{record}>"
         self.address = int(self.raw.ctypes.data)
 
+    #: Private memory is always this process's to write.
+    writable = True
+
     def creator_heartbeat(self) -> None:
         """Nothing to do: no other process watches private memory."""
 
@@ -155,10 +158,14 @@ def create_table(
     return SegmentView.wrap(seg, record, "table")
 
 
-def attach_table(name: str, record: str, capacity: int | None = None) -> SegmentView:
-    """Attach table segment ``name``, validated against this build's ``record`` layout."""
+def attach_table(
+    name: str, record: str, capacity: int | None = None, *, read_only: bool = False
+) -> SegmentView:
+    """Attach table segment ``name``, validated against this build's ``record`` layout. With
+    ``read_only`` it is mapped from an ``O_RDONLY`` descriptor: its arrays are read-only, a
+    write through its address faults, and it can never be made writable."""
     return SegmentView.wrap(
-        _native.Segment.attach(name, record, "table", capacity), record, "table"
+        _native.Segment.attach(name, record, "table", capacity, read_only), record, "table"
     )
 
 

@@ -167,7 +167,7 @@ def _sandbox_mode(instance: str) -> str:
 
 def collect(instance: str, window: int = 65536) -> dict[str, Any]:
     """The ``status --json`` object of DESIGN §7 for a running instance."""
-    seg = InstanceSegments.attach(instance)
+    seg = InstanceSegments.attach(instance, "reader")
     c = seg.control
 
     def age(field: str) -> float | None:

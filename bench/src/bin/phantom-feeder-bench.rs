@@ -34,7 +34,7 @@ use phantom_feeder::engine::{Engine, Role};
 use phantom_feeder::publisher::Publisher;
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_ringbuf::names::{segment_name, validate_instance};
-use phantom_ringbuf::records::{market_kind, ControlBlock, MarketUpdate, PoolState};
+use phantom_ringbuf::records::{market_kind, MarketUpdate, PoolState};
 use phantom_ringbuf::ring::{self, Consumer};
 use phantom_ringbuf::segment::{self, CreateOptions};
 use phantom_ringbuf::table::Table;
@@ -139,10 +139,7 @@ impl Segments {
             ..CreateOptions::default()
         };
         let err = |e: segment::SegmentError| e.to_string();
-        drop(
-            Table::<ControlBlock>::create(&segment_name(instance, "control"), 1, &o)
-                .map_err(err)?,
-        );
+        drop(phantom_ringbuf::control::Control::create(instance, &o).map_err(err)?);
         drop(Table::<PoolState>::create(&segment_name(instance, "pools"), pools, &o).map_err(err)?);
         drop(
             ring::create::<MarketUpdate>(&segment_name(instance, "market"), ring_capacity, &o)
@@ -154,7 +151,7 @@ impl Segments {
 
 impl Drop for Segments {
     fn drop(&mut self) {
-        for role in ["control", "pools", "market"] {
+        for role in phantom_ringbuf::names::ROLES {
             let _ = segment::remove(&segment_name(&self.0, role));
         }
     }
@@ -292,7 +289,7 @@ struct Counts {
 
 fn counts(engine: &mut Engine) -> Counts {
     let s = engine.stats();
-    let c = engine.publisher().control().block();
+    let c = engine.publisher().control().feeder_block();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     Counts {
         notifications: l(&c.feeder_notifications),

@@ -11,8 +11,9 @@ use phantom_ringbuf::clock;
 use phantom_ringbuf::names;
 use phantom_ringbuf::records::CONSTANT_GROUPS;
 use phantom_ringbuf::records::{
-    ControlBlock, ExecReport, MarketUpdate, OrderIntent, PoolState, ProbeRecord, SegmentHeader,
-    ABI_VERSION, HEADER_SIZE, HEAD_OFFSET, MAGIC, TAIL_OFFSET, WAITER_OFFSET,
+    ExecReport, FeederBlock, MarketUpdate, OrderIntent, PoolState, ProbeRecord, SegmentHeader,
+    SignerBlock, StrategyBlock, SupervisorBlock, ABI_VERSION, HEADER_SIZE, HEAD_OFFSET, MAGIC,
+    TAIL_OFFSET, WAITER_OFFSET,
 };
 use phantom_ringbuf::schema::{self as rschema, Container, Record, RecordId};
 use phantom_ringbuf::segment::{self, CreateOptions, Layout, Liveness, SegmentError};
@@ -106,7 +107,10 @@ fn record_layout(name: &str, container: &str) -> PyResult<(Container, Layout)> {
         Some(RecordId::PoolState) => Layout::of::<PoolState>(container),
         Some(RecordId::OrderIntent) => Layout::of::<OrderIntent>(container),
         Some(RecordId::ExecReport) => Layout::of::<ExecReport>(container),
-        Some(RecordId::ControlBlock) => Layout::of::<ControlBlock>(container),
+        Some(RecordId::SupervisorBlock) => Layout::of::<SupervisorBlock>(container),
+        Some(RecordId::FeederBlock) => Layout::of::<FeederBlock>(container),
+        Some(RecordId::SignerBlock) => Layout::of::<SignerBlock>(container),
+        Some(RecordId::StrategyBlock) => Layout::of::<StrategyBlock>(container),
         Some(RecordId::ProbeRecord) => Layout::of::<ProbeRecord>(container),
         _ => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -163,18 +167,26 @@ impl Segment {
             .map_err(|e| to_py(py, e))
     }
 
-    /// Map `name` and validate it against this build's `record` in `container`.
+    /// Map `name` and validate it against this build's `record` in `container`. With
+    /// `read_only`, the mapping comes from an `O_RDONLY` descriptor: the buffer is exported
+    /// read-only, a write through its address faults, and it can never be made writable.
     #[staticmethod]
-    #[pyo3(signature = (name, record, container, capacity=None))]
+    #[pyo3(signature = (name, record, container, capacity=None, read_only=false))]
     fn attach(
         py: Python<'_>,
         name: &str,
         record: &str,
         container: &str,
         capacity: Option<u32>,
+        read_only: bool,
     ) -> PyResult<Self> {
         let (_, layout) = record_layout(record, container)?;
-        segment::Segment::attach(name, layout, capacity)
+        let access = if read_only {
+            phantom_ringbuf::shm::Access::ReadOnly
+        } else {
+            phantom_ringbuf::shm::Access::ReadWrite
+        };
+        segment::Segment::attach_as(name, layout, capacity, access)
             .map(|inner| Segment { inner })
             .map_err(|e| to_py(py, e))
     }
@@ -267,18 +279,28 @@ impl Segment {
         )
     }
 
-    /// Buffer protocol: the whole mapping as writable bytes.
+    /// Whether this process may write the mapping.
+    #[getter]
+    fn writable(&self) -> bool {
+        self.inner.writable()
+    }
+
+    /// Buffer protocol: the whole mapping as bytes, writable unless mapped read-only.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let (ptr, len) = {
+        let (ptr, len, readonly) = {
             let this = slf.get();
-            (this.inner.as_ptr(), this.inner.len())
+            (
+                this.inner.as_ptr(),
+                this.inner.len(),
+                c_int::from(!this.inner.writable()),
+            )
         };
         // SAFETY: `view` is the buffer struct CPython passed us; PyBuffer_FillInfo fills it
-        // for `len` writable bytes at `ptr`, which stay mapped while `slf` lives, and takes a
+        // for `len` bytes at `ptr` (read-only when so mapped), which stay mapped while `slf` lives, and takes a
         // reference to `slf` (view->obj) so the exporter outlives every view.
         let rc = unsafe {
             ffi::PyBuffer_FillInfo(
@@ -286,7 +308,7 @@ impl Segment {
                 slf.as_ptr(),
                 ptr as *mut c_void,
                 len as ffi::Py_ssize_t,
-                0,
+                readonly,
                 flags,
             )
         };
@@ -332,7 +354,10 @@ fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("PoolState", fields_of::<PoolState>(py)?)?;
     d.set_item("OrderIntent", fields_of::<OrderIntent>(py)?)?;
     d.set_item("ExecReport", fields_of::<ExecReport>(py)?)?;
-    d.set_item("ControlBlock", fields_of::<ControlBlock>(py)?)?;
+    d.set_item("SupervisorBlock", fields_of::<SupervisorBlock>(py)?)?;
+    d.set_item("FeederBlock", fields_of::<FeederBlock>(py)?)?;
+    d.set_item("SignerBlock", fields_of::<SignerBlock>(py)?)?;
+    d.set_item("StrategyBlock", fields_of::<StrategyBlock>(py)?)?;
     d.set_item("ProbeRecord", fields_of::<ProbeRecord>(py)?)?;
     Ok(d)
 }
