@@ -220,8 +220,10 @@ def intents(draw: Any) -> tuple[int, list[int], list[int]]:
 
 
 @pytest.fixture
-def signer(seg_name: Callable[[str], str], procs: Procs, tmp_path: Path) -> Iterator[Signer]:
-    yield Signer(seg_name, procs, tmp_path)
+def signer(
+    instance: str, seg_name: Callable[[str], str], procs: Procs, tmp_path: Path
+) -> Iterator[Signer]:
+    yield Signer(instance, seg_name, procs, tmp_path)
 
 
 def decode_legs(tx: VersionedTransaction) -> list[tuple[str, int, int | None]]:
