@@ -171,13 +171,14 @@ class Kernel:
         timeout_ns: int,
     ) -> int:
         words = pools_local.view(np.int64).reshape(len(pools_local), -1)
-        wait_kind = ringops.WAIT_SPIN if opts.wait == "spin" else ringops.WAIT_ADAPTIVE
+        # ``adaptive`` is the learned spin window (ringbuf/src/learn.rs).
+        wait_kind = ringops.WAIT_SPIN if opts.wait == "spin" else ringops.WAIT_LEARNED
         return int(
             self.runner.run_batch(
                 mkt.state, mkt.slots, pools.address + HEADER_SIZE, pools.record_size, words,
                 pools_local, self.state, self.params, self.out, self.out_bytes,
                 intents.state, intents.slots, intents.slot_bytes, epoch, opts.batch,
-                wait_kind, ringops.ADAPTIVE_SPIN_ITERS, ringops.ADAPTIVE_YIELD_ITERS,
+                wait_kind, ringops.LEARNED_MAX_SPIN_NS, ringops.LEARNED_WAKE_COST_NS,
                 50_000_000, timeout_ns, int(opts.intents_full_timeout_ms * 1e6), self.counters,
             )
         )  # fmt: skip
