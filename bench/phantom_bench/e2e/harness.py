@@ -243,6 +243,8 @@ class Run:
     cpus: list[int] | None = None
     #: Where the phantom processes ran (None: unpinned).
     placed: list[int] | None = None
+    #: ``[supervisor] placement`` for the phantom systems (None: the config's default).
+    placement: str | None = None
 
     def start_sim(self) -> tuple[subprocess.Popen[str], dict[str, Any], Path]:
         log = self.workdir / "send.log"
@@ -313,6 +315,8 @@ class Run:
         instance = f"bench{uuid.uuid4().hex[:8]}"
         frame_log = self.workdir / "frames.log"
         # Placed as ``start`` places them: --cpus when given, else [supervisor] placement.
+        if self.placement is not None:
+            cfg.supervisor.placement = self.placement
         cpus = self.cpus or cfgmod.auto_cpus(cfg, sorted(os.sched_getaffinity(0)))
         self.placed = cpus
         sup = Supervisor(cfg, instance, cpus, feeder_args=["--frame-log", str(frame_log)])
@@ -591,8 +595,10 @@ def run(
     progress: Progress | None = None,
     workdir: Path | None = None,
     cpus: list[int] | None = None,
+    placement: str | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns the DESIGN §7 ``bench --json`` report."""
+    """Run the benchmark; returns the DESIGN §7 ``bench --json`` report. ``placement``
+    overrides ``[supervisor] placement`` of the phantom systems (``auto`` or ``off``)."""
     say = progress or (lambda _m: None)
     duration = duration_s if duration_s is not None else (10.0 if full else 1.5)
     idle = idle_s if idle_s is not None else (10.0 if full else 3.0)
@@ -614,7 +620,7 @@ def run(
                 d.mkdir(parents=True, exist_ok=True)
                 say(f"{name} at {rate:,}/s offered for {duration} s")
                 try:
-                    res = Run(name, rate, duration, d, progress=say, cpus=cpus,
+                    res = Run(name, rate, duration, d, progress=say, cpus=cpus, placement=placement,
                               drain_s=30.0 if full else 10.0).execute()  # fmt: skip
                 except (BenchError, OSError, subprocess.SubprocessError) as e:
                     entry["rates"][str(rate)] = {"offered": rate, "error": str(e)}

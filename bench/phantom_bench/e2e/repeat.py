@@ -156,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of quiet market per run")
     ap.add_argument("--cpus", default=None, help="pin the phantom processes to these CPUs")
+    ap.add_argument(
+        "--placement",
+        choices=["auto", "off"],
+        default=None,
+        help="[supervisor] placement of the phantom systems (default: the config's)",
+    )
     ap.add_argument("--base", default="phantom-adaptive", help="the system the goals judge")
     ap.add_argument("--label", default="this machine")
     ap.add_argument("--out", type=Path, default=Path("bench/results/repeat.json"))
@@ -172,7 +178,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REPORT",
         help="only draw the plots of an existing report (into --plots, or beside it)",
     )
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="REPORT",
+        help="run nothing: summarise the runs of these reports together (runs "
+        "taken in turns with another build's, say) into --out",
+    )
     a = ap.parse_args(argv)
+    if a.merge is not None:
+        parts = [json.loads(p.read_text()) for p in a.merge]
+        merged = {"label": a.label, "duration_s": parts[0]["duration_s"],
+                  "machine": parts[0]["machine"],
+                  "runs": [r for part in parts for r in part["runs"]]}  # fmt: skip
+        merged["summary"] = summarise(merged["runs"], a.base)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(merged, indent=2) + "\n")
+        print(markdown(merged), end="")
+        return 0
     if a.plot is not None:
         report = json.loads(a.plot.read_text())
         for path in draw(report, a.plots or a.plot.parent):
@@ -196,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[run {i + 1}/{a.runs}] {m}", file=sys.stderr, flush=True)
 
         rep = harness.run(systems=systems, rates=rates, duration_s=a.duration, idle_s=a.idle,
-                          cpus=cpus, progress=say)  # fmt: skip
+                          cpus=cpus, placement=a.placement, progress=say)  # fmt: skip
         rep["load_before"], rep["load_after"] = before, loadavg()
         rep["wall_s"] = round(time.monotonic() - t0, 1)
         runs.append(rep)
