@@ -87,11 +87,13 @@ def test_spin_is_refused_without_a_core_per_spinner() -> None:
 
 
 def test_auto_placement_shares_one_core_on_few_cores_only() -> None:
-    """``placement = "auto"`` (the default): feeder, signer and strategy on the last usable
-    core of a machine with at most AUTO_SHARED_CORE_MAX; never with a spinner, more cores,
-    or ``placement = "off"``."""
+    """``placement = "auto"``: feeder, signer and strategy on the last usable core of a
+    machine with at most AUTO_SHARED_CORE_MAX; never with a spinner, more cores, or
+    ``placement = "off"`` (the default)."""
     assert AUTO_SHARED_CORE_MAX == 4
-    default = parse("")
+    assert parse("").supervisor.placement == "off"
+    assert auto_cpus(parse(""), [0, 1]) is None
+    default = parse('[supervisor]\nplacement = "auto"\n')
     assert default.supervisor.placement == "auto"
     assert auto_cpus(default, [0, 1]) == [1]
     assert auto_cpus(default, [2, 5, 7]) == [7]

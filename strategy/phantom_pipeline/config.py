@@ -59,8 +59,9 @@ class SupervisorConfig:
     max_restarts: int = 5
     restart_window_s: int = 60
     #: Where ``start`` puts the processes when no ``--cpus`` is given: ``"auto"`` chooses
-    #: from the core count (:func:`auto_cpus`), ``"off"`` leaves them to the scheduler.
-    placement: str = "auto"
+    #: from the core count (:func:`auto_cpus`), ``"off"`` (the default: measured better on a
+    #: shared VM, docs/benchmarks.md) leaves them to the scheduler.
+    placement: str = "off"
 
 
 @dataclass
@@ -238,7 +239,7 @@ AUTO_SHARED_CORE_MAX = 4
 
 def auto_cpus(config: Config, allowed: list[int]) -> list[int] | None:
     """The CPUs ``start`` pins the processes to when ``--cpus`` is not given (None: leave them
-    to the scheduler). ``placement = "auto"`` on a machine with at most
+    to the scheduler). ``placement = "auto"`` (opt-in) on a machine with at most
     :data:`AUTO_SHARED_CORE_MAX` usable cores, every process waiting ``adaptive``: all three on
     the last usable core, so that each hop's producer wakes its consumer on its own core (a
     local wake-up, no inter-processor interrupt to an idle vCPU) and, the learned wait
