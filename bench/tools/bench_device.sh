@@ -26,7 +26,13 @@ PY=${PY:-python3}
 mkdir -p "$OUT"
 kernel=$(uname -r)
 echo "$kernel" > "$OUT/uname.txt"
-if grep -qi gvisor /proc/version 2>/dev/null || { command -v dmesg >/dev/null && dmesg 2>/dev/null | grep -qi gvisor; }; then
+# gVisor reports a fixed 4.4.0 kernel built "Sun Jan 10 15:06:54 PST 2016", and says so in dmesg.
+is_gvisor() {
+    [[ $kernel == 4.4.0 && $(uname -v) == *"Sun Jan 10 15:06:54 PST 2016"* ]] && return 0
+    grep -qi gvisor /proc/version 2>/dev/null && return 0
+    command -v dmesg >/dev/null && dmesg 2>/dev/null | grep -qi gvisor
+}
+if is_gvisor; then
     echo "bench-device: refusing: this kernel ($kernel) is gVisor, whose futex and scheduler are emulated; the figures would not describe the box" >&2
     exit 2
 fi
@@ -54,6 +60,7 @@ case $MODE in
     *) echo "bench-device: MODE must be spin or adaptive, got $MODE" >&2; exit 2 ;;
 esac
 # One run of 5 s per system and rate: 5 systems x 3 rates fit the 6 minutes with start-up.
+PY=$(command -v "$PY")
 PATH=$(dirname "$PY"):$PATH timeout 360 "$PY" -m phantom_bench.e2e.repeat --runs 1 \
     --systems "$systems" --rates "$rates" --duration 5 --idle 5 --label "$label" \
     --out "$OUT/repeat.json" --plots "$OUT" "${extra[@]}" | tee "$OUT/summary.md"
