@@ -94,8 +94,9 @@ def test_smoke_run_has_the_design_shape(tmp_path: Path, systems: tuple[str, ...]
         assert total > 0
         assert r["cpu_us_per_update"] == pytest.approx(total * 1e6 / max(1, r["achieved"]),
                                                        rel=0.5)  # fmt: skip
-        assert r["cpu_us_per_signed"] == pytest.approx(total * 1e6 / r["signed"], rel=1e-3,
-                                                       abs=0.1)  # fmt: skip
+        # (cpu_s is rounded to 0.1 ms in the report)
+        assert r["cpu_us_per_signed"] == pytest.approx(total * 1e6 / r["signed"], rel=0.01,
+                                                       abs=1.0)  # fmt: skip
         if name == "phantom-adaptive":
             assert set(r["cpu_s"]) == {"feeder", "signer", "strategy", "supervisor"}
         assert r["signed"] > 0, f"{name}: the market dislocates often enough to sign"
