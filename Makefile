@@ -14,7 +14,8 @@ CARGO_TEST := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "cargo ne
 # builds of the workspace (clippy, tests) do not need that.
 export PHANTOM_SKIP_BINS := 1
 
-.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench soak fuzz clean
+.PHONY: build-dev install-test run lint test test-rust loom test-python test-slow bench soak fuzz clean \
+	bench-ratios bench-device device-bundle
 
 build-dev:
 	PHANTOM_SKIP_BINS=0 $(PY) -m pip install --no-build-isolation -e . -e ./bench
@@ -52,6 +53,27 @@ test-slow: install-test lint test-rust loom
 bench:
 	phantom-pipeline bench
 	$(PY) -m pytest bench/tests --benchmark-only
+
+# The few-core goals (issue 16): medians of RUNS runs with their range, same-run ratios.
+RUNS ?= 3
+RATES ?= 2000,10000
+DURATION ?= 5
+bench-ratios:
+	$(PY) -m phantom_bench.e2e.repeat --runs $(RUNS) --rates $(RATES) --duration $(DURATION)
+
+# The colocated-box run (bench/tools/bench_device.sh says what and how): MODE=spin on the
+# device, MODE=adaptive for a labelled dry run here.
+bench-device:
+	PY=$(PY) bash bench/tools/bench_device.sh
+
+# What bench-device carries to a machine without a registry: the abi3 wheels of the product
+# and of the benchmarks (release executables inside) and the small wheels it lacks.
+device-bundle:
+	rm -rf dist/device && mkdir -p dist/device
+	PHANTOM_SKIP_BINS=0 $(PY) -m pip wheel --no-deps --no-build-isolation -w dist/device . ./bench
+	$(PY) -m pip download --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+		--no-deps -d dist/device solders pynacl cffi pycparser pyzmq websockets hdrhistogram \
+		click rich markdown-it-py mdurl pygments tomli-w msgpack
 
 # PHANTOM_SOAK_S (600), PHANTOM_SOAK_RATE (5000 notifications/s) and PHANTOM_SOAK_RESULTS
 # (results/soak: soak.json and soak-rss.png) adjust it.

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from phantom_pipeline.config import (
+    AUTO_SHARED_CORE_MAX,
     ConfigError,
+    auto_cpus,
     check_spinners,
     load,
     parse,
@@ -54,6 +56,10 @@ def test_a_good_config_parses_with_defaults_filled_in() -> None:
         ),
         ('[strategy]\nname = "nocolon"\n', "strategy.name: expected MODULE:CLASS"),
         ('[strategy]\nwait = "busy"\n', 'strategy.wait: expected "spin" or "adaptive"'),
+        (
+            '[supervisor]\nplacement = "pinned"\n',
+            'supervisor.placement: expected "auto" or "off"',
+        ),
         ("pools = 3\n", "pools: must be an array of tables"),
         ("[supervisor\n", "not valid TOML"),
         (
@@ -78,6 +84,25 @@ def test_spin_is_refused_without_a_core_per_spinner() -> None:
         check_spinners(c, [0, 1])
     check_spinners(c, [0, 1, 2])
     check_spinners(parse(""), [0])
+
+
+def test_auto_placement_shares_one_core_on_few_cores_only() -> None:
+    """``placement = "auto"``: feeder, signer and strategy on the last usable core of a
+    machine with at most AUTO_SHARED_CORE_MAX; never with a spinner, more cores, or
+    ``placement = "off"`` (the default)."""
+    assert AUTO_SHARED_CORE_MAX == 4
+    assert parse("").supervisor.placement == "off"
+    assert auto_cpus(parse(""), [0, 1]) is None
+    default = parse('[supervisor]\nplacement = "auto"\n')
+    assert default.supervisor.placement == "auto"
+    assert auto_cpus(default, [0, 1]) == [1]
+    assert auto_cpus(default, [2, 5, 7]) == [7]
+    assert auto_cpus(default, [0]) == [0]
+    assert auto_cpus(default, [0, 1, 2, 3]) == [3]
+    assert auto_cpus(default, list(range(5))) is None
+    assert auto_cpus(default, []) is None
+    assert auto_cpus(parse('[supervisor]\nplacement = "off"\n'), [0, 1]) is None
+    assert auto_cpus(parse('[signer]\nwait = "spin"\n'), [0, 1]) is None
 
 
 def test_cpu_lists_parse_and_are_checked_against_the_affinity_mask() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,7 +86,19 @@ def test_smoke_run_has_the_design_shape(tmp_path: Path, systems: tuple[str, ...]
         r = s["rates"]["2000"]
         assert "error" not in r, (name, r)
         assert set(r) >= {"offered", "achieved", "lost", "sent_to_signed_ns", "hops", "cpu_pct",
-                          "rss_bytes"}  # fmt: skip
+                          "rss_bytes", "cpu_s", "cpu_us_per_update",
+                          "cpu_us_per_signed"}  # fmt: skip
+        # CPU per update and per signed transaction: the system's processes' CPU seconds
+        # (phantom: the supervisor included), divided by what was delivered and signed.
+        total = sum(r["cpu_s"].values())
+        assert total > 0
+        assert r["cpu_us_per_update"] == pytest.approx(total * 1e6 / max(1, r["achieved"]),
+                                                       rel=0.5)  # fmt: skip
+        # (cpu_s is rounded to 0.1 ms in the report)
+        assert r["cpu_us_per_signed"] == pytest.approx(total * 1e6 / r["signed"], rel=0.01,
+                                                       abs=1.0)  # fmt: skip
+        if name == "phantom-adaptive":
+            assert set(r["cpu_s"]) == {"feeder", "signer", "strategy", "supervisor"}
         assert r["signed"] > 0, f"{name}: the market dislocates often enough to sign"
         lat = r["sent_to_signed_ns"]
         assert lat["count"] > 0, f"{name}: signed transactions join back to sent frames"
@@ -94,3 +107,54 @@ def test_smoke_run_has_the_design_shape(tmp_path: Path, systems: tuple[str, ...]
     assert set(rep["ratios_to_phantom_adaptive"]) == set(systems) - {"phantom-adaptive"}
     plots = harness.plot(rep, tmp_path / "plots")
     assert all(p.stat().st_size > 0 for p in plots) and len(plots) == 2
+
+
+def _rep(p50: dict[str, float], p99: dict[str, float], cpu: dict[str, float]) -> dict[str, Any]:
+    """One run's report with one rate (2000) per system: the fields repeat.summarise reads."""
+    return {
+        "systems": {
+            n: {"rates": {"2000": {"sent_to_signed_ns": {"p50": p50[n] * 1e3, "p99": p99[n] * 1e3},
+                                   "cpu_us_per_update": cpu[n], "cpu_us_per_signed": cpu[n] * 2}}}
+            for n in p50
+        },
+        "idle": {"cpu_pct": {"feeder": 0.1, "strategy": 0.4}},
+    }  # fmt: skip
+
+
+def test_repeat_summarises_same_run_ratios_and_judges_the_goals() -> None:
+    from phantom_bench.e2e import repeat
+
+    names = ("phantom-adaptive", "all-rust", "pure-python-tuned")
+    runs = [
+        # phantom: p50 0.5x tuned and 1.25x rust, p99 0.2x tuned, CPU 0.4x tuned: all met.
+        _rep(dict(zip(names, (100, 80, 200), strict=True)), dict(zip(names, (200, 150, 1000), strict=True)),
+             dict(zip(names, (20, 10, 50), strict=True))),
+        # A slower run: both sides slower, the same ratios.
+        _rep(dict(zip(names, (200, 160, 400), strict=True)), dict(zip(names, (400, 300, 2000), strict=True)),
+             dict(zip(names, (40, 20, 100), strict=True))),
+        # One bad run: the median still holds.
+        _rep(dict(zip(names, (300, 100, 200), strict=True)), dict(zip(names, (900, 150, 1000), strict=True)),
+             dict(zip(names, (60, 10, 50), strict=True))),
+    ]  # fmt: skip
+    s = repeat.summarise(runs)
+    f = s["figures"]["phantom-adaptive"]["2000"]
+    assert f["p50_us"] == {"n": 3, "median": 200, "min": 100, "max": 300}
+    g = s["goals"]
+    assert g["p50 ≤ 0.6x pure-python-tuned"]["ratio"]["2000"] == {
+        "n": 3, "median": 0.5, "min": 0.5, "max": 1.5}  # fmt: skip
+    assert g["p50 ≤ 0.6x pure-python-tuned"]["met"]
+    assert g["p50 ≤ 1.5x all-rust"]["met"]
+    assert g["p99 ≤ 0.25x pure-python-tuned"]["met"]
+    assert g["CPU per update ≤ 0.5x pure-python-tuned"]["met"]
+    assert g["idle CPU < 1 % of a core per process"]["met"]
+    # The same runs judged against a stricter all-rust goal fail it.
+    runs[0]["systems"]["all-rust"]["rates"]["2000"]["sent_to_signed_ns"]["p50"] = 40_000
+    runs[1]["systems"]["all-rust"]["rates"]["2000"]["sent_to_signed_ns"]["p50"] = 80_000
+    assert not repeat.summarise(runs)["goals"]["p50 ≤ 1.5x all-rust"]["met"]
+    # A goal with no figures is not met (never vacuously true).
+    del runs[0]["systems"]["pure-python-tuned"], runs[1]["systems"]["pure-python-tuned"]
+    del runs[2]["systems"]["pure-python-tuned"]
+    assert not repeat.summarise(runs)["goals"]["p50 ≤ 0.6x pure-python-tuned"]["met"]
+    md = repeat.markdown({"label": "t", "duration_s": 5, "summary": s,
+                          "runs": [{"load_before": "1", "load_after": "2"}] * 3})  # fmt: skip
+    assert "| phantom-adaptive | 2,000 | 200 (100-300) |" in md and "not met" not in md

@@ -172,3 +172,39 @@ def test_instance_names_match_exactly() -> None:
     assert _native.segment_name("x", "market") == "phantom-x-market"
     with pytest.raises(ValueError, match="instance name"):
         _native.validate_instance("-bad")
+
+
+@pytest.mark.parametrize(
+    ("gaps", "max_spin", "wake_cost"),
+    [
+        ([500_000] * 50, 32_768, 20_000),  # 2 k/s: sleep at once
+        ([3_000] * 50, 32_768, 20_000),  # short gaps: spin across them
+        ([1_500, 1_500, 1_500, 400_000] * 30, 32_768, 20_000),  # bursts: spin across the burst
+        ([6_000] * 40, 4_096, 20_000),  # the cap refuses a window the gaps need
+        ([2_000] * 40 + [1 << 62] * 200, 32_768, 20_000),  # traffic, then a quiet ring
+        (list(range(0, 200_000, 997)), 65_536, 5_000),  # every bucket
+    ],
+)
+def test_numba_and_rust_learn_the_same_spin_window(
+    gaps: list[int], max_spin: int, wake_cost: int
+) -> None:
+    rust = _native.learned_windows(gaps, max_spin, wake_cost)
+    st = ringops.new_state()
+    numba = [ringops.learn_gap(st, g, max_spin, wake_cost) for g in gaps]
+    assert numba == rust
+    assert all(w <= max_spin for w in rust)
+    assert int(st[ringops.ST_WINDOW]) == rust[-1]
+
+
+def test_learned_window_follows_the_traffic() -> None:
+    """Worked cases of the cost rule (ringbuf/src/learn.rs), against hand-computed costs."""
+    cost = constants.LEARNED_WAKE_COST_NS
+    assert cost == 20_000 and constants.LEARNED_MAX_SPIN_NS == 32_768
+    # Records 500 µs apart (2 k/s): no window pays, sleep at once.
+    assert _native.learned_windows([500_000] * 64, 32_768, cost)[-1] == 0
+    # Records 3 µs apart: a 4 µs window costs ~3 µs a record against 20 µs for a wake-up.
+    assert _native.learned_windows([3_000] * 64, 32_768, cost)[-1] == 4_096
+    # Records 100 µs apart (10 k/s, evenly spaced): beyond the cap, sleep at once.
+    assert _native.learned_windows([100_000] * 64, 32_768, cost)[-1] == 0
+    # A quiet ring (every wait times out) learns to sleep at once, whatever came before.
+    assert _native.learned_windows([3_000] * 64 + [1 << 62] * 200, 32_768, cost)[-1] == 0

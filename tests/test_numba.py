@@ -151,6 +151,48 @@ def test_wait_times_out_with_zero_when_nothing_arrives(seg_name) -> None:
         ringops.wait_available(end.state, ringops.WAIT_ADAPTIVE, 10, 2, 1_000_000, 5_000_000) == 0
     )
     assert ringops.wait_available(end.state, ringops.WAIT_SPIN, 0, 0, 0, 2_000_000) == 0
+    # The learned wait counts a timeout as a long gap: it learns to sleep at once.
+    end.state[ringops.ST_WINDOW] = 4_096
+    for _ in range(40):
+        assert (
+            ringops.wait_available(
+                end.state, ringops.WAIT_LEARNED, ringops.LEARNED_MAX_SPIN_NS,
+                ringops.LEARNED_WAKE_COST_NS, 1_000_000, 1_000_000,
+            )
+            == 0
+        )  # fmt: skip
+    assert end.state[ringops.ST_WINDOW] == 0
+
+
+LEARNED_SLEEPER = textwrap.dedent(
+    """
+    import sys
+    from phantom_pipeline import ringops
+    from phantom_pipeline.segments import RingEnd, attach_ring
+    end = RingEnd(attach_ring(sys.argv[1], "ProbeRecord"), "consumer")
+    hour = 3_600_000_000_000
+    # An empty histogram spins for nothing: straight to the futex, hour-long sleeps.
+    n = ringops.wait_available(end.state, ringops.WAIT_LEARNED, ringops.LEARNED_MAX_SPIN_NS,
+                               ringops.LEARNED_WAKE_COST_NS, hour, hour)
+    print(n, int(end.state[ringops.ST_WINDOW]), flush=True)
+    """
+)
+
+
+def test_learned_wait_sleeps_on_the_futex_and_a_rust_producer_wakes_it(
+    seg_name, procs: Procs
+) -> None:
+    name = seg_name("lwake")
+    view = create_ring(name, "ProbeRecord", 8)
+    sleeper = procs.python("-c", LEARNED_SLEEPER, name)
+    wait_until(lambda: view.hdr("waiter") == 1, what="the learned consumer to sleep on the futex")
+    rc, _, err = finish(procs.ring_tool("produce", "--ring", name, "--count", "1"))
+    assert rc == 0, err
+    rc, out, err = finish(sleeper, timeout=120)
+    assert rc == 0, err
+    n, window = out.split()
+    assert n == "1" and int(window) <= ringops.LEARNED_MAX_SPIN_NS
+    assert view.hdr("waiter") == 0
 
 
 @njit(cache=True)

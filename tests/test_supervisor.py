@@ -159,7 +159,16 @@ def test_cli_swap_params_kill_switch_status_and_stop_against_a_running_superviso
         "recv_to_pub", "pub_to_strategy", "strategy_to_intent",
         "intent_to_signer", "signer_to_signed", "tick_to_signed",
     }  # fmt: skip
-    assert _cli("status", "--instance", inst).returncode == 0
+    # CPU per process over the sampling window, from /proc (issue 16).
+    cpu = st["cpu"]
+    assert {"supervisor", "strategy"} <= set(cpu) <= {"supervisor", "feeder", "signer", "strategy"}
+    for name, use in cpu.items():
+        assert set(use) == {"cpu_pct", "us_per_update"}, name
+        assert use["cpu_pct"] >= 0
+        assert use["us_per_update"] is None or use["us_per_update"] >= 0
+    assert _cli("status", "--instance", inst, "--cpu-window", "0.1").returncode == 0
+    bad = _cli("status", "--instance", inst, "--cpu-window", "0")
+    assert bad.returncode != 0 and "--cpu-window" in bad.stderr
 
     r = _cli("stop", "--instance", inst)
     assert r.returncode == 0, r.stderr

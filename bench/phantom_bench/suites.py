@@ -155,7 +155,7 @@ def _e2e(as_json: bool, full: bool, systems: str | None, rates: str | None,
     )
     t = Table(title="frame sent → transaction signed, µs (ratio: p50 / phantom-adaptive's)")
     for col in ("system", "offered/s", "achieved/s", "lost", "signed", "p50", "p99", "p99.9",
-                "max", "ratio"):  # fmt: skip
+                "max", "ratio", "CPU µs/update", "CPU µs/signed"):  # fmt: skip
         t.add_column(col, justify="right")
     base = report["systems"].get("phantom-adaptive", {}).get("rates", {})
     skipped = []
@@ -175,7 +175,9 @@ def _e2e(as_json: bool, full: bool, systems: str | None, rates: str | None,
 
             t.add_row(name, f"{int(rate):,}", f"{r['achieved']:,}", f"{r['lost']:,}",
                       str(r.get("signed", "")), us("p50"), us("p99"), us("p999"), us("max"),
-                      f"{lat['p50'] / b:.2f}" if b and "p50" in lat else "-")  # fmt: skip
+                      f"{lat['p50'] / b:.2f}" if b and "p50" in lat else "-",
+                      str(r.get("cpu_us_per_update", "-")),
+                      str(r.get("cpu_us_per_signed", "-")))  # fmt: skip
     console.print(t)
     for line in skipped:
         console.print(line)

@@ -134,9 +134,17 @@ fn read_error(e: &WsError, max_frame_bytes: usize) -> String {
     }
 }
 
+/// The WebSocket read buffer: what tungstenite reads (and zero-fills) per call.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 impl PubSubSource {
     async fn session(&self, events: &mpsc::Sender<FeedEvent>) -> Result<(), String> {
+        // tungstenite zero-fills its read buffer up to `read_buffer_size` before every read
+        // (128 KiB by default: a 128 KiB memset per frame was the feeder's largest user-space
+        // cost, issue 16). PubSub frames are a few hundred bytes; a larger one grows the
+        // buffer as it arrives, up to `max_frame_bytes`.
         let limits = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
             .max_frame_size(Some(self.max_frame_bytes))
             .max_message_size(Some(self.max_frame_bytes));
         let (ws, _) = tokio::time::timeout(
@@ -164,8 +172,11 @@ impl PubSubSource {
         let mut ping = tokio::time::interval(self.ping_interval);
         ping.tick().await; // the first tick is immediate
         let mut last_frame = tokio::time::Instant::now();
+        // One timer for the session, moved on only when it fires (not re-armed per frame:
+        // a timer-wheel insert and removal per frame for a deadline seconds away).
+        let silence = tokio::time::sleep_until(last_frame + self.read_timeout);
+        tokio::pin!(silence);
         loop {
-            let deadline = last_frame + self.read_timeout;
             let msg = tokio::select! {
                 m = rx.next() => m,
                 _ = ping.tick() => {
@@ -178,8 +189,13 @@ impl PubSubSource {
                         .map_err(|e| format!("ping: {e}"))?;
                     continue;
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Err(format!("no frame for {} ms", self.read_timeout.as_millis()));
+                _ = &mut silence => {
+                    let deadline = last_frame + self.read_timeout;
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(format!("no frame for {} ms", self.read_timeout.as_millis()));
+                    }
+                    silence.as_mut().reset(deadline);
+                    continue;
                 }
             };
             last_frame = tokio::time::Instant::now();

@@ -35,6 +35,8 @@ pub mod clock;
 #[cfg(not(loom))]
 pub mod control;
 #[cfg(not(loom))]
+pub mod learn;
+#[cfg(not(loom))]
 pub mod names;
 #[cfg(not(loom))]
 pub mod process;

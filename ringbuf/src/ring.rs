@@ -5,6 +5,7 @@
 //! adds the slots, the types and the waiting.
 
 use crate::clock::monotonic_ns;
+use crate::learn::{learned_default, GapLearner};
 use crate::protocol::{ConsumerCore, ProducerCore, RingWords};
 use crate::records::HEADER_SIZE;
 use crate::schema::{Container, Record};
@@ -19,8 +20,20 @@ use std::time::Duration;
 pub enum WaitStrategy {
     /// Busy-poll with a pause instruction. Only for a pinned, isolated core.
     Spin,
+    /// Spin for a window learned from the gaps this consumer has waited (see
+    /// [`crate::learn`]), at most `max_spin_ns`, then sleep on the shared futex for at most
+    /// `sleep_ns` per wait. The `adaptive` of the config files.
+    Learned {
+        /// Longest spin window it may learn, ns.
+        max_spin_ns: u64,
+        /// What a futex sleep and wake-up are taken to cost, ns.
+        wake_cost_ns: u64,
+        /// Futex timeout per sleep.
+        sleep_ns: u64,
+    },
     /// Spin `spin_iters`, then yield `yield_iters` times, then sleep on the shared futex for
-    /// at most `sleep_ns` per wait (the producer wakes it earlier when it publishes).
+    /// at most `sleep_ns` per wait (the producer wakes it earlier when it publishes). The
+    /// fixed policy `adaptive` meant before the learned one; kept for the ring benchmarks.
     Adaptive {
         /// Pause-loop iterations before yielding.
         spin_iters: u32,
@@ -62,8 +75,10 @@ crate::named_consts! {
     pub mod wait_kind: u32 {
         /// [`WaitStrategy::Spin`].
         SPIN = 0,
-        /// [`WaitStrategy::Adaptive`].
+        /// [`WaitStrategy::Adaptive`] (fixed spin, then yield, then sleep).
         ADAPTIVE = 1,
+        /// [`WaitStrategy::Learned`].
+        LEARNED = 2,
     }
 }
 
@@ -87,11 +102,20 @@ impl WaitStrategy {
         sleep_ns: adaptive_default::SLEEP_NS,
     };
 
-    /// Parse `spin` or `adaptive` (the config and CLI spelling).
+    /// The default learned strategy ([`learned_default`]): what `adaptive` means in a
+    /// config file.
+    pub const LEARNED: WaitStrategy = WaitStrategy::Learned {
+        max_spin_ns: learned_default::MAX_SPIN_NS,
+        wake_cost_ns: learned_default::WAKE_COST_NS,
+        sleep_ns: learned_default::SLEEP_NS,
+    };
+
+    /// Parse `spin` or `adaptive` (the config and CLI spelling; `adaptive` is the learned
+    /// spin window, [`WaitStrategy::LEARNED`]).
     pub fn parse(s: &str) -> Option<WaitStrategy> {
         match s {
             "spin" => Some(WaitStrategy::Spin),
-            "adaptive" => Some(WaitStrategy::ADAPTIVE),
+            "adaptive" => Some(WaitStrategy::LEARNED),
             _ => None,
         }
     }
@@ -393,6 +417,8 @@ pub struct Consumer<T: Record> {
     core: ConsumerCore,
     /// Index errors already added to the header's `index_errors`.
     reported_errors: u64,
+    /// The gaps this consumer has waited, for [`WaitStrategy::Learned`].
+    learner: GapLearner,
 }
 
 impl<T: Record> Consumer<T> {
@@ -406,6 +432,7 @@ impl<T: Record> Consumer<T> {
             map,
             core,
             reported_errors: 0,
+            learner: GapLearner::new(),
         };
         c.report_index_errors();
         c.heartbeat();
@@ -511,6 +538,11 @@ impl<T: Record> Consumer<T> {
         }
     }
 
+    /// The spin window the learned wait uses now, ns (0: it sleeps at once).
+    pub fn learned_window_ns(&self) -> u64 {
+        self.learner.window_ns()
+    }
+
     /// Wait until at least one record is readable or `timeout` passes; returns the number
     /// readable (0 on timeout).
     pub fn wait(&mut self, strategy: WaitStrategy, timeout: Duration) -> u64 {
@@ -518,8 +550,24 @@ impl<T: Record> Consumer<T> {
         if n > 0 {
             return n;
         }
-        let deadline = monotonic_ns().saturating_add(timeout.as_nanos() as u64);
+        let start = monotonic_ns();
+        let deadline = start.saturating_add(timeout.as_nanos() as u64);
         match strategy {
+            WaitStrategy::Learned {
+                max_spin_ns,
+                wake_cost_ns,
+                sleep_ns,
+            } => {
+                let n = self.wait_learned(start, deadline, sleep_ns);
+                // A timed-out wait is a long gap: a quiet ring learns to sleep at once.
+                let gap = if n > 0 {
+                    monotonic_ns().saturating_sub(start)
+                } else {
+                    u64::MAX
+                };
+                self.learner.observe(gap, max_spin_ns, wake_cost_ns);
+                n
+            }
             WaitStrategy::Spin => {
                 let mut i = 0u32;
                 loop {
@@ -552,22 +600,49 @@ impl<T: Record> Consumer<T> {
                     }
                     i += 1;
                 }
-                loop {
-                    let now = monotonic_ns();
-                    if now >= deadline {
-                        return self.available();
-                    }
-                    let words = self.map.words();
-                    if !self.core.prepare_sleep(words) {
-                        return self.available();
-                    }
-                    self.heartbeat();
-                    self.core.sleep(words, sleep_ns.min(deadline - now).max(1));
-                    let n = self.available();
-                    if n > 0 {
-                        return n;
-                    }
+                self.sleep_until(deadline, sleep_ns)
+            }
+        }
+    }
+
+    /// The learned wait: spin for the learned window, then sleep (never yields: on a shared
+    /// core the sleep hands the core over, and a yield is a system call for nothing).
+    fn wait_learned(&mut self, start: u64, deadline: u64, sleep_ns: u64) -> u64 {
+        let window = self.learner.window_ns();
+        if window > 0 {
+            let spin_until = start.saturating_add(window);
+            let mut i = 0u32;
+            loop {
+                let n = self.available();
+                if n > 0 {
+                    return n;
                 }
+                spin_hint();
+                i = i.wrapping_add(1);
+                if i.is_multiple_of(16) && monotonic_ns() >= spin_until {
+                    break;
+                }
+            }
+        }
+        self.sleep_until(deadline, sleep_ns)
+    }
+
+    /// The futex stage of a wait: sleep (handshake first) until a record or `deadline`.
+    fn sleep_until(&mut self, deadline: u64, sleep_ns: u64) -> u64 {
+        loop {
+            let now = monotonic_ns();
+            if now >= deadline {
+                return self.available();
+            }
+            let words = self.map.words();
+            if !self.core.prepare_sleep(words) {
+                return self.available();
+            }
+            self.heartbeat();
+            self.core.sleep(words, sleep_ns.min(deadline - now).max(1));
+            let n = self.available();
+            if n > 0 {
+                return n;
             }
         }
     }

@@ -444,7 +444,7 @@ impl Engine {
         self.announce(live);
         self.report_in_flight_at_restart();
         let wait = match self.cfg.wait {
-            WaitMode::Adaptive => WaitStrategy::ADAPTIVE,
+            WaitMode::Adaptive => WaitStrategy::LEARNED,
             WaitMode::Spin => WaitStrategy::Spin,
         };
         tracing::info!(

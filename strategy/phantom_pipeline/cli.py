@@ -210,7 +210,8 @@ def start(
             config_path, sim_proc = _embedded_default(run_dir(instance))
         cfg = cfgmod.load(config_path)
         cfgmod.check_spinners(cfg, cpu_list)
-        sup = Supervisor(cfg, instance, cpu_list if cpus else None, live)
+        placed = cpu_list if cpus else cfgmod.auto_cpus(cfg, cpu_list)
+        sup = Supervisor(cfg, instance, placed, live)
         sup.start()
     except (cfgmod.ConfigError, InstanceError, SupervisorError, SegmentError, OSError) as e:
         if sim_proc is not None:
@@ -221,6 +222,8 @@ def start(
         f"[green]instance {instance} started[/green]: feeder {sup.children['feeder'].pid}, "
         f"signer {sup.children['signer'].pid}, strategy {sup.children['strategy'].pid}"
         + (f", simulator {sim_proc.pid}" if sim_proc else "")
+        + (f"; pinned to CPU {','.join(map(str, placed))}" if placed else "")
+        + (" (placement auto: few cores, one shared core)" if placed and not cpus else "")
         + f"; logs in {sup.dir}"
     )
     if cfg.strategy.sandbox == "off":
@@ -236,7 +239,7 @@ def start(
         try:
             from phantom_pipeline.status import collect
 
-            st = collect(instance, window=4096)
+            st = collect(instance, window=4096, cpu_window_s=0)
         except Exception:  # the instance is shutting down
             return
         lat = st["latency_ns"]
@@ -347,14 +350,22 @@ def _start_detached(
 @main.command()
 @click.option("--instance", default="default", show_default=True, help="Instance name.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(instance: str, as_json: bool) -> None:
-    """Processes, heartbeats, ring depth and overflows, strategy lease, signer and feeder
-    counters, per-hop latency percentiles of a running instance."""
+@click.option(
+    "--cpu-window",
+    type=click.FloatRange(0.05, 60),
+    default=0.5,
+    show_default=True,
+    help="Seconds over which each process's CPU use is sampled.",
+)
+def status(instance: str, as_json: bool, cpu_window: float) -> None:
+    """Processes (with CPU % and CPU µs per update), heartbeats, ring depth and overflows,
+    strategy lease, signer and feeder counters, per-hop latency percentiles of a running
+    instance."""
     from phantom_pipeline.instance import InstanceError
     from phantom_pipeline.status import collect
 
     try:
-        st = collect(instance)
+        st = collect(instance, cpu_window_s=cpu_window)
     except (InstanceError, SegmentError) as e:
         _fail(str(e))
         return
@@ -374,11 +385,15 @@ def render_status(st: dict[str, Any]) -> None:
         console.print("[yellow]warning:[/yellow] the strategy runs UNSANDBOXED "
                       '([strategy] sandbox = "off")')  # fmt: skip
     procs = Table(title="processes")
-    for col in ("process", "pid", "alive", "restarts", "heartbeat ms"):
+    for col in ("process", "pid", "alive", "restarts", "heartbeat ms", "CPU %",
+                "CPU µs/update"):  # fmt: skip
         procs.add_column(col)
+    cpu = st.get("cpu") or {}
     for name, p in st["processes"].items():
+        use = cpu.get(name, {})
         procs.add_row(name, str(p["pid"]), "yes" if p["alive"] else "[red]no[/red]",
-                      str(p["restarts"]), str(p["heartbeat_age_ms"]))  # fmt: skip
+                      str(p["restarts"]), str(p["heartbeat_age_ms"]),
+                      str(use.get("cpu_pct", "-")), str(use.get("us_per_update", "-")))  # fmt: skip
     console.print(procs)
     rings = Table(title="rings")
     for col in ("ring", "published", "consumed", "depth", "overflows"):

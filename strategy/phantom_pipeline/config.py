@@ -58,6 +58,10 @@ class SupervisorConfig:
     #: instance: the kill switch goes on and nothing is restarted any more.
     max_restarts: int = 5
     restart_window_s: int = 60
+    #: Where ``start`` puts the processes when no ``--cpus`` is given: ``"auto"`` chooses
+    #: from the core count (:func:`auto_cpus`), ``"off"`` (the default: measured better on a
+    #: shared VM, docs/benchmarks.md) leaves them to the scheduler.
+    placement: str = "off"
 
 
 @dataclass
@@ -135,6 +139,7 @@ _SUPERVISOR_CHECKS = {
     "stale_after_ms": lambda v: None if v > 0 else "must be positive",
     "max_restarts": lambda v: None if v >= 0 else "must not be negative",
     "restart_window_s": lambda v: None if v > 0 else "must be positive",
+    "placement": lambda v: None if v in ("auto", "off") else 'expected "auto" or "off"',
 }
 
 _STRATEGY_CHECKS = {
@@ -226,6 +231,26 @@ def check_spinners(config: Config, cpus: list[int]) -> None:
             'preempt each other and latency collapses. Use wait = "adaptive" or give more '
             "cores with --cpus."
         )
+
+
+#: Up to this many usable cores, ``placement = "auto"`` puts feeder, signer and strategy on one.
+AUTO_SHARED_CORE_MAX = 4
+
+
+def auto_cpus(config: Config, allowed: list[int]) -> list[int] | None:
+    """The CPUs ``start`` pins the processes to when ``--cpus`` is not given (None: leave them
+    to the scheduler). ``placement = "auto"`` (opt-in) on a machine with at most
+    :data:`AUTO_SHARED_CORE_MAX` usable cores, every process waiting ``adaptive``: all three on
+    the last usable core, so that each hop's producer wakes its consumer on its own core (a
+    local wake-up, no inter-processor interrupt to an idle vCPU) and, the learned wait
+    sleeping at once at these rates, the consumer runs as soon as the producer waits
+    (issue 16). Spinners need cores of their own (``check_spinners``); more cores than that
+    are left to the scheduler."""
+    if config.supervisor.placement != "auto" or config.spinners() or not allowed:
+        return None
+    if len(allowed) > AUTO_SHARED_CORE_MAX:
+        return None
+    return [allowed[-1]]
 
 
 def parse_cpus(spec: str | None) -> list[int] | None:

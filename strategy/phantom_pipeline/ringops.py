@@ -13,6 +13,8 @@ idx   meaning
 3     record size in bytes
 4     this end's own index (producer: tail, consumer: head), private copy
 5     cached copy of the other end's index (producer: head, consumer: tail)
+8     consumer: the learned wait's spin window, ns (``learn_gap``)
+9..   consumer: the learned wait's gap histogram (``LEARNED_BUCKETS`` fixed-point counts)
 ====  ===================================================================================
 
 Slots are read and written through the numpy structured view of the segment
@@ -56,7 +58,8 @@ ST_CAP = 2
 ST_RSIZE = 3
 ST_OWN = 4
 ST_OTHER = 5
-STATE_LEN = 8
+ST_WINDOW = 8
+ST_HIST = 9
 
 # Wait strategy codes and the adaptive wait's steps and defaults, from the Rust definitions.
 WAIT_SPIN: int = constants.WAIT_SPIN
@@ -67,6 +70,15 @@ _STEP_SLEEP: int = constants.WAIT_STEP_SLEEP
 ADAPTIVE_SPIN_ITERS: int = constants.ADAPTIVE_SPIN_ITERS
 ADAPTIVE_YIELD_ITERS: int = constants.ADAPTIVE_YIELD_ITERS
 ADAPTIVE_SLEEP_NS: int = constants.ADAPTIVE_SLEEP_NS
+WAIT_LEARNED: int = constants.WAIT_LEARNED
+LEARNED_MAX_SPIN_NS: int = constants.LEARNED_MAX_SPIN_NS
+LEARNED_WAKE_COST_NS: int = constants.LEARNED_WAKE_COST_NS
+LEARNED_SLEEP_NS: int = constants.LEARNED_SLEEP_NS
+LEARNED_BUCKETS: int = constants.LEARNED_BUCKETS
+_LEARNED_BASE_NS: int = constants.LEARNED_BASE_NS
+_LEARNED_DECAY_SHIFT: int = constants.LEARNED_DECAY_SHIFT
+_LEARNED_ONE: int = constants.LEARNED_ONE
+STATE_LEN = ST_HIST + LEARNED_BUCKETS
 
 # Offsets are module constants: numba freezes them into the compiled (and cached) code.
 _TAIL = TAIL_OFFSET
@@ -201,6 +213,65 @@ def adaptive_step(i: int, spin_iters: int, yield_iters: int) -> int:
 
 
 @njit(cache=True)
+def gap_bucket(gap_ns: int) -> int:
+    """The learned wait's histogram bucket of a gap (twin of Rust's ``learn::gap_bucket``)."""
+    k = 0
+    while k < LEARNED_BUCKETS - 1 and gap_ns >= (_LEARNED_BASE_NS << k):
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def learned_window(st: Any, max_spin_ns: int, wake_cost_ns: int) -> int:
+    """The spin window minimising the expected cost over the histogram in ``st`` (twin of
+    Rust's ``learn::learned_window``: see ``ringbuf/src/learn.rs``)."""
+    best_w = 0
+    best_cost = -1.0
+    for j in range(LEARNED_BUCKETS):
+        w = 0 if j == 0 else _LEARNED_BASE_NS << (j - 1)
+        if w > max_spin_ns:
+            break
+        # Float sums: exact for these magnitudes (< 2^53), and numba has no u128.
+        cost = 0.0
+        for k in range(LEARNED_BUCKETS):
+            per = (_LEARNED_BASE_NS << k) * 3 // 4 if k < j else w + wake_cost_ns
+            cost += float(st[ST_HIST + k]) * float(per)
+        if best_cost < 0.0 or cost < best_cost:
+            best_cost = cost
+            best_w = w
+    return best_w
+
+
+@njit(cache=True)
+def learn_gap(st: Any, gap_ns: int, max_spin_ns: int, wake_cost_ns: int) -> int:
+    """Record a waited gap and choose the spin window again (twin of Rust's
+    ``GapLearner::observe``); returns the new window."""
+    for k in range(LEARNED_BUCKETS):
+        st[ST_HIST + k] -= st[ST_HIST + k] >> _LEARNED_DECAY_SHIFT
+    st[ST_HIST + gap_bucket(gap_ns)] += _LEARNED_ONE
+    w = learned_window(st, max_spin_ns, wake_cost_ns)
+    st[ST_WINDOW] = w
+    return w
+
+
+@njit(cache=True)
+def _sleep_until(st: Any, deadline: int, sleep_ns: int) -> int:
+    """The futex stage of a wait: handshake, sleep, re-check, until a record or deadline."""
+    while True:
+        now = monotonic_ns()
+        if now >= deadline:
+            return available(st)
+        if not prepare_sleep(st):
+            return available(st)
+        waiter = st[ST_HDR] + _WAITER
+        futex_wait(waiter, 1, max(1, min(sleep_ns, deadline - now)))
+        store_relaxed_u32(waiter, 0)
+        n = available(st)
+        if n > 0:
+            return n
+
+
+@njit(cache=True)
 def wait_available(
     st: Any,
     strategy: int,
@@ -210,11 +281,35 @@ def wait_available(
     timeout_ns: int,
 ) -> int:
     """Wait until a record is readable or ``timeout_ns`` passes; returns the count (0 on
-    timeout). ``strategy`` is WAIT_SPIN or WAIT_ADAPTIVE (spin, yield, then futex sleep)."""
+    timeout). ``strategy`` is WAIT_SPIN, WAIT_ADAPTIVE (spin ``spin_iters`` times, yield
+    ``yield_iters`` times, then futex sleep) or WAIT_LEARNED (spin for the window learned
+    from this end's gaps, at most ``spin_iters`` ns, taking a sleep and wake-up to cost
+    ``yield_iters`` ns, then futex sleep: ``ringbuf/src/learn.rs``)."""
     n = available(st)
     if n > 0:
         return n
-    deadline = monotonic_ns() + timeout_ns
+    start = monotonic_ns()
+    deadline = start + timeout_ns
+    if strategy == WAIT_LEARNED:
+        window = st[ST_WINDOW]
+        n = 0
+        if window > 0:
+            spin_until = start + window
+            i = 0
+            while True:
+                n = available(st)
+                if n > 0:
+                    break
+                cpu_pause()
+                i += 1
+                if (i & 15) == 0 and monotonic_ns() >= spin_until:
+                    break
+        if n == 0:
+            n = _sleep_until(st, deadline, sleep_ns)
+        # A timed-out wait is a long gap: a quiet ring learns to sleep at once.
+        gap = monotonic_ns() - start if n > 0 else 1 << 62
+        learn_gap(st, gap, spin_iters, yield_iters)
+        return n
     if strategy == WAIT_SPIN:
         i = 0
         while True:
@@ -238,18 +333,7 @@ def wait_available(
         else:
             break
         i += 1
-    while True:
-        now = monotonic_ns()
-        if now >= deadline:
-            return available(st)
-        if not prepare_sleep(st):
-            return available(st)
-        waiter = st[ST_HDR] + _WAITER
-        futex_wait(waiter, 1, max(1, min(sleep_ns, deadline - now)))
-        store_relaxed_u32(waiter, 0)
-        n = available(st)
-        if n > 0:
-            return n
+    return _sleep_until(st, deadline, sleep_ns)
 
 
 # ---------------------------------------------------------------- seqlock tables

@@ -75,6 +75,11 @@ from phantom_pipeline.strategy import Strategy, StrategyError, fill_params, load
 
 log = logging.getLogger("phantom.strategy")
 
+#: The longest wait of one batch on a quiet market, in idle timeouts (``--idle-timeout-ms``):
+#: a step-down or stop request is seen within this (a swap's handover gap is not: it runs
+#: from the release to the next acquire).
+IDLE_BACKOFF = 5
+
 #: How long an intent waits for room in a full intents ring before it is dropped (counted),
 #: by default (``--intents-full-timeout-ms``).
 INTENTS_FULL_TIMEOUT_MS = 2
@@ -171,13 +176,14 @@ class Kernel:
         timeout_ns: int,
     ) -> int:
         words = pools_local.view(np.int64).reshape(len(pools_local), -1)
-        wait_kind = ringops.WAIT_SPIN if opts.wait == "spin" else ringops.WAIT_ADAPTIVE
+        # ``adaptive`` is the learned spin window (ringbuf/src/learn.rs).
+        wait_kind = ringops.WAIT_SPIN if opts.wait == "spin" else ringops.WAIT_LEARNED
         return int(
             self.runner.run_batch(
                 mkt.state, mkt.slots, pools.address + HEADER_SIZE, pools.record_size, words,
                 pools_local, self.state, self.params, self.out, self.out_bytes,
                 intents.state, intents.slots, intents.slot_bytes, epoch, opts.batch,
-                wait_kind, ringops.ADAPTIVE_SPIN_ITERS, ringops.ADAPTIVE_YIELD_ITERS,
+                wait_kind, ringops.LEARNED_MAX_SPIN_NS, ringops.LEARNED_WAKE_COST_NS,
                 50_000_000, timeout_ns, int(opts.intents_full_timeout_ms * 1e6), self.counters,
             )
         )  # fmt: skip
@@ -327,8 +333,15 @@ class Runtime:
         c.store("strategy_params_version", applied_params)
         reported = k.counters.copy()
         idle_ns = self.opts.idle_timeout_ms * 1_000_000
+        wait_ns = idle_ns
         while True:
-            k.batch(mkt, self.pools, local, intents, epoch, self.opts, idle_ns)
+            # A quiet market doubles the wait per empty batch, up to IDLE_BACKOFF times the
+            # idle timeout: each round of this loop costs ~0.2 ms of Python, and 50 of them a
+            # second was most of an idle strategy's CPU (issue 16). A tick resets it.
+            if k.batch(mkt, self.pools, local, intents, epoch, self.opts, wait_ns) > 0:
+                wait_ns = idle_ns
+            else:
+                wait_ns = min(2 * wait_ns, IDLE_BACKOFF * idle_ns)
             drain_reports(reports.state, reports.slots, k.counters, 1024)
             now = _native.monotonic_ns()
             c.store("hb_strategy_ns", now)

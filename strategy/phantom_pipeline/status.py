@@ -9,12 +9,14 @@ every process). Report records are joined with their intents by intent seq.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
 
 from phantom_pipeline import _native
 from phantom_pipeline.config import redact_url
+from phantom_pipeline.cpuacct import CpuSampler
 from phantom_pipeline.instance import InstanceSegments
 from phantom_pipeline.segments import SegmentView
 
@@ -27,6 +29,7 @@ HOPS = (
     "tick_to_signed",
 )
 PROCESS_INDEX = {"feeder": 0, "signer": 1, "strategy": 2}
+PROCESSES = ("supervisor", "feeder", "signer", "strategy")
 
 
 def heartbeat_age_ms(t_ns: int, now_ns: int) -> float | None:
@@ -165,10 +168,25 @@ def _sandbox_mode(instance: str) -> str:
     return mode if isinstance(mode, str) else "unknown"
 
 
-def collect(instance: str, window: int = 65536) -> dict[str, Any]:
-    """The ``status --json`` object of DESIGN §7 for a running instance."""
+def cpu_usage(c: Any, window_s: float) -> dict[str, dict[str, Any]]:
+    """``{process: {cpu_pct, us_per_update}}`` over ``window_s`` seconds: each process's CPU
+    time (every thread, from ``/proc``) as % of one core, and per update the feeder delivered
+    in the window (``feeder_notifications``; None when none arrived). Processes whose pid is
+    unknown or gone are left out."""
+    pids = {name: int(c.load(f"pid_{name}")) for name in PROCESSES}
+    sampler = CpuSampler({k: p for k, p in pids.items() if _pid_alive(p)})
+    before = int(c.load("feeder_notifications"))
+    sampler.begin()
+    time.sleep(window_s)
+    return sampler.read(int(c.load("feeder_notifications")) - before)
+
+
+def collect(instance: str, window: int = 65536, cpu_window_s: float = 0.5) -> dict[str, Any]:
+    """The ``status --json`` object of DESIGN §7 for a running instance. ``cpu`` is sampled
+    over ``cpu_window_s`` (None with 0: the caller does not want to wait)."""
     seg = InstanceSegments.attach(instance, "reader")
     c = seg.control
+    cpu = cpu_usage(c, cpu_window_s) if cpu_window_s > 0 else None
 
     def age(field: str) -> float | None:
         t = c.load(field)
@@ -176,7 +194,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
 
     restarts = c.entry["restarts"]
     processes: dict[str, Any] = {}
-    for name in ("supervisor", "feeder", "signer", "strategy"):
+    for name in PROCESSES:
         pid = c.load(f"pid_{name}")
         processes[name] = {
             "pid": pid,
@@ -208,6 +226,7 @@ def collect(instance: str, window: int = 65536) -> dict[str, Any]:
         "instance": instance,
         "halted": _halted(instance),
         "processes": processes,
+        "cpu": cpu,
         "rings": rings,
         "strategy": {
             "epoch": c.load("lease_epoch"),

@@ -35,6 +35,7 @@ import numpy as np
 from phantom_bench import tool
 from phantom_bench.ring import machine
 from phantom_pipeline.binaries import executable
+from phantom_pipeline.cpuacct import CpuSampler, cpu_ns
 
 SYSTEMS = (
     "phantom-spin",
@@ -156,15 +157,6 @@ def other_hops(signed: list[list[int]], sends: dict[int, Arr]) -> dict[str, Arr]
 # ---------------------------------------------------------------- process accounting
 
 
-def _cpu_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def _peak_rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -178,41 +170,58 @@ def _peak_rss(pid: int) -> int:
 
 @dataclass
 class Usage:
-    """CPU time and peak RSS of a set of processes over a window."""
+    """CPU time and peak RSS of a set of processes over a window (``cpuacct``: every thread's
+    time on the CPU, from ``/proc``)."""
 
     pids: dict[str, int]
-    start_ticks: dict[str, int] = field(default_factory=dict)
+    sampler: CpuSampler = field(init=False)
     t0: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.sampler = CpuSampler(dict(self.pids))
+
     def begin(self) -> None:
-        self.start_ticks = {k: _cpu_ticks(p) for k, p in self.pids.items()}
+        self.sampler.begin()
         self.t0 = time.monotonic()
 
-    def cpu_pct(self) -> dict[str, float]:
-        hz = os.sysconf("SC_CLK_TCK")
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each process used since :meth:`begin`."""
+        return {k: v / 1e9 for k, v in self.sampler.used_ns().items()}
+
+    def cpu_pct(self, used: dict[str, float] | None = None) -> dict[str, float]:
         wall = max(time.monotonic() - self.t0, 1e-9)
-        return {k: round(100 * (_cpu_ticks(p) - self.start_ticks.get(k, 0)) / hz / wall, 1)
-                for k, p in self.pids.items()}  # fmt: skip
+        used = self.cpu_s() if used is None else used
+        return {k: round(100 * v / wall, 1) for k, v in used.items()}
 
     def rss(self) -> dict[str, int]:
-        return {k: _peak_rss(p) for k, p in self.pids.items()}
+        return {k: _peak_rss(p) for k, p in self.pids.items() if p != os.getpid()}
 
-    def busy_ticks(self) -> int:
-        return sum(_cpu_ticks(p) for p in self.pids.values())
+    def busy_ns(self) -> int:
+        return sum(cpu_ns(p) or 0 for p in self.pids.values())
+
+
+def cpu_cost(used_s: dict[str, float], updates: int, signed: int) -> dict[str, Any]:
+    """CPU µs per delivered update and per signed transaction, summed over the system's
+    processes (``used_s``: CPU seconds each used over the run and its drain)."""
+    total = sum(used_s.values())
+    return {
+        "cpu_s": {k: round(v, 4) for k, v in used_s.items()},
+        "cpu_us_per_update": round(total * 1e6 / updates, 2) if updates > 0 else None,
+        "cpu_us_per_signed": round(total * 1e6 / signed, 1) if signed > 0 else None,
+    }
 
 
 def wait_idle(usage: Usage, max_s: float, done: Callable[[], bool] | None = None) -> None:
     """Wait until the system has drained: ``done()`` is true, or its processes used < 5 % of
     a core over 200 ms, or ``max_s`` passed."""
-    hz = os.sysconf("SC_CLK_TCK")
     deadline = time.monotonic() + max_s
-    last = usage.busy_ticks()
+    last = usage.busy_ns()
     while time.monotonic() < deadline:
         if done is not None and done():
             return
         time.sleep(0.2)
-        now = usage.busy_ticks()
-        if done is None and (now - last) / hz < 0.01:
+        now = usage.busy_ns()
+        if done is None and (now - last) < 10_000_000:
             return
         last = now
 
@@ -232,6 +241,10 @@ class Run:
     drain_s: float = 10.0
     progress: Progress = lambda _m: None
     cpus: list[int] | None = None
+    #: Where the phantom processes ran (None: unpinned).
+    placed: list[int] | None = None
+    #: ``[supervisor] placement`` for the phantom systems (None: the config's default).
+    placement: str | None = None
 
     def start_sim(self) -> tuple[subprocess.Popen[str], dict[str, Any], Path]:
         log = self.workdir / "send.log"
@@ -275,8 +288,12 @@ class Run:
                 sim.kill()
             sim.wait(timeout=30)
 
-    def _market(self, sim: subprocess.Popen[str], usage: Usage, poll: Callable[[], None]) -> None:
-        """Start the market, let it run its duration, keep the system supervised."""
+    def _market(self, sim: subprocess.Popen[str], usage: Usage, poll: Callable[[], None],
+                idle: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        """Start the market, let it run its duration, keep the system supervised (``poll``
+        then ``idle`` for the supervisor's poll interval, as ``Supervisor.run`` does)."""
+        from phantom_pipeline.supervisor import POLL_INTERVAL_S
+
         assert sim.stdin is not None
         usage.begin()
         sim.stdin.write("start\n")
@@ -284,7 +301,7 @@ class Run:
         end = time.monotonic() + self.duration_s
         while time.monotonic() < end:
             poll()
-            time.sleep(0.005)
+            idle(min(POLL_INTERVAL_S, max(0.0, end - time.monotonic())))
 
     def _phantom(self, sim: subprocess.Popen[str], ready: dict[str, Any],
                  send_log: Path) -> dict[str, Any]:  # fmt: skip
@@ -297,7 +314,12 @@ class Run:
         cfg = cfgmod.load(self.config(ready, wait=wait))
         instance = f"bench{uuid.uuid4().hex[:8]}"
         frame_log = self.workdir / "frames.log"
-        sup = Supervisor(cfg, instance, self.cpus, feeder_args=["--frame-log", str(frame_log)])
+        # Placed as ``start`` places them: --cpus when given, else [supervisor] placement.
+        if self.placement is not None:
+            cfg.supervisor.placement = self.placement
+        cpus = self.cpus or cfgmod.auto_cpus(cfg, sorted(os.sched_getaffinity(0)))
+        self.placed = cpus
+        sup = Supervisor(cfg, instance, cpus, feeder_args=["--frame-log", str(frame_log)])
         sup.start()
         try:
             assert sup.segments is not None
@@ -317,9 +339,12 @@ class Run:
                 if time.monotonic() > deadline:
                     raise BenchError(f"{self.system} did not come up in 180 s; logs in {sup.dir}")
                 time.sleep(0.01)
-            pids = {n: ch.pid for n, ch in sup.children.items()}
+            # The supervisor's loop runs in this process (``sup.poll``, then ``sup.idle`` for
+            # its poll interval, as ``Supervisor.run`` does), and nothing else does while the
+            # market runs: its CPU is the supervisor's.
+            pids = {n: ch.pid for n, ch in sup.children.items()} | {"supervisor": os.getpid()}
             usage = Usage(pids)
-            self._market(sim, usage, sup.poll)
+            self._market(sim, usage, sup.poll, sup.idle)
 
             def drained() -> bool:
                 # Every frame the simulator sent (it keeps sending what it had queued after
@@ -334,21 +359,24 @@ class Run:
                 )
 
             wait_idle(usage, self.drain_s, drained)
-            cpu, rss = usage.cpu_pct(), usage.rss()
+            used = usage.cpu_s()
+            cpu, rss = usage.cpu_pct(used), usage.rss()
             processed = c.load("feeder_notifications")
-            extra = {
+            extra: dict[str, Any] = {
                 "ticks": seg.market.hdr("tail"),
                 "intents": c.load("strategy_intents"),
                 "signed": c.load("signer_signed"),
                 "rejected": c.load("signer_rejected"),
                 "market_overflows": seg.market.hdr("overflows") + c.load("feeder_overflows"),
             }
+            extra |= cpu_cost(used, processed, extra["signed"])
         finally:
             sup.shutdown()
         shutil.rmtree(sup.dir, ignore_errors=True)  # kept (with its logs) when the run failed
         capture = self.workdir / "capture.jsonl"
         sends = send_times(send_log)
         hops = phantom_hops(join_phantom(frame_log, capture, sends))
+        extra["placement"] = self.placed
         return self._result(send_log, processed, hops, cpu, rss, extra)
 
     def _external(self, sim: subprocess.Popen[str], ready: dict[str, Any],
@@ -373,7 +401,8 @@ class Run:
             usage = Usage(self._tree(proc.pid))
             self._market(sim, usage, lambda: None)
             wait_idle(usage, self.drain_s)
-            cpu, rss = usage.cpu_pct(), usage.rss()
+            used = usage.cpu_s()
+            cpu, rss = usage.cpu_pct(used), usage.rss()
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
         finally:
@@ -386,12 +415,13 @@ class Run:
         rep = json.loads(out.read_text())
         sends = send_times(send_log)
         hops = other_hops(rep["signed"], sends)
-        extra = {"ticks": rep.get("ticks", 0), "intents": rep.get("intents", 0),
+        extra: dict[str, Any] = {"ticks": rep.get("ticks", 0), "intents": rep.get("intents", 0),
                  "signed": len(rep["signed"]), "errors": rep.get("errors", 0)}  # fmt: skip
         # frames counts slot notifications too; the sent count is account frames: compare like
         # with like through the log.
         slot_frames = int((np.fromfile(send_log, dtype=SEND_LOG)["account"] == 0xFFFFFFFF).sum())
         processed = max(0, int(rep.get("frames", 0)) - slot_frames)
+        extra |= cpu_cost(used, processed, extra["signed"])
         return self._result(send_log, processed, hops, cpu, rss, extra)
 
     @staticmethod
@@ -408,7 +438,7 @@ class Run:
 
     def _result(self, send_log: Path, processed: int, hops: dict[str, np.ndarray[Any, Any]],
                 cpu: dict[str, float], rss: dict[str, int],
-                extra: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+                extra: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         sent = account_frames(send_log)
         return {
             "offered": self.rate,
@@ -471,8 +501,10 @@ def idle_cpu(seconds: float, workdir: Path, progress: Progress) -> dict[str, Any
             while time.monotonic() < settle:
                 sup.poll()
                 time.sleep(0.01)
-            usage = Usage({n: ch.pid for n, ch in sup.children.items()})
-            run._market(sim, usage, sup.poll)
+            usage = Usage(
+                {n: ch.pid for n, ch in sup.children.items()} | {"supervisor": os.getpid()}
+            )  # its loop runs here (see _phantom)
+            run._market(sim, usage, sup.poll, sup.idle)
             cpu = usage.cpu_pct()
         finally:
             sup.shutdown()
@@ -563,8 +595,10 @@ def run(
     progress: Progress | None = None,
     workdir: Path | None = None,
     cpus: list[int] | None = None,
+    placement: str | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns the DESIGN §7 ``bench --json`` report."""
+    """Run the benchmark; returns the DESIGN §7 ``bench --json`` report. ``placement``
+    overrides ``[supervisor] placement`` of the phantom systems (``auto`` or ``off``)."""
     say = progress or (lambda _m: None)
     duration = duration_s if duration_s is not None else (10.0 if full else 1.5)
     idle = idle_s if idle_s is not None else (10.0 if full else 3.0)
@@ -586,7 +620,7 @@ def run(
                 d.mkdir(parents=True, exist_ok=True)
                 say(f"{name} at {rate:,}/s offered for {duration} s")
                 try:
-                    res = Run(name, rate, duration, d, progress=say, cpus=cpus,
+                    res = Run(name, rate, duration, d, progress=say, cpus=cpus, placement=placement,
                               drain_s=30.0 if full else 10.0).execute()  # fmt: skip
                 except (BenchError, OSError, subprocess.SubprocessError) as e:
                     entry["rates"][str(rate)] = {"offered": rate, "error": str(e)}
@@ -692,8 +726,9 @@ def markdown(report: dict[str, Any]) -> str:
         "system and rate.",
         "",
         "| system | offered/s | sent/s | achieved/s | lost | signed | p50 µs | p90 µs | p99 µs "
-        "| p99.9 µs | max µs | p50, p99 vs phantom-adaptive | CPU % | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| p99.9 µs | max µs | p50, p99 vs phantom-adaptive | CPU µs per update "
+        "| CPU µs per signed | CPU % | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     ratios_ = report.get("ratios_to_phantom_adaptive", {})
     skipped = []
@@ -717,7 +752,8 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {int(rate):,} | {r['sent']:,} | {r['achieved']:,} | {r['lost']:,} "
                 f"| {r.get('signed', '')} | {us('p50')} | {us('p90')} | {us('p99')} "
-                f"| {us('p999')} | {us('max')} | {ratio} | {cpu} | {rss} |"
+                f"| {us('p999')} | {us('max')} | {ratio} | {r.get('cpu_us_per_update', '-')} "
+                f"| {r.get('cpu_us_per_signed', '-')} | {cpu} | {rss} |"
             )
     lines += ["", *skipped, "", "Per hop, p50 / p99 µs:", ""]
     lines += ["| system | offered/s | hops |", "|---|---:|---|"]

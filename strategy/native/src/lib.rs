@@ -367,14 +367,16 @@ fn schema(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// `{"_prefix": {group: PREFIX}}`, the Python-side prefix of each group's names.
 #[pyfunction]
 fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use phantom_ringbuf::learn::learned_default;
     use phantom_ringbuf::records::reject_reason;
     use phantom_ringbuf::ring::{adaptive_default, wait_kind, wait_step};
     let out = PyDict::new(py);
     let prefixes = PyDict::new(py);
-    let wait_groups: [rschema::ConstantGroup; 3] = [
+    let wait_groups: [rschema::ConstantGroup; 4] = [
         ("wait_kind", "WAIT", wait_kind::NAMES),
         ("wait_step", "WAIT_STEP", wait_step::NAMES),
         ("adaptive_default", "ADAPTIVE", adaptive_default::NAMES),
+        ("learned_default", "LEARNED", learned_default::NAMES),
     ];
     for (group, prefix, items) in CONSTANT_GROUPS.iter().chain(wait_groups.iter()) {
         let d = PyDict::new(py);
@@ -408,6 +410,20 @@ fn program_ids(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pyfunction]
 fn adaptive_step(i: u64, spin_iters: u32, yield_iters: u32) -> u32 {
     phantom_ringbuf::ring::adaptive_step(i, spin_iters, yield_iters)
+}
+
+/// The learned wait's choice after each of `gaps` (ns), from an empty histogram, with Rust's
+/// [`GapLearner`](phantom_ringbuf::learn::GapLearner) (compared with numba's
+/// `ringops.learn_gap` by the tests).
+#[pyfunction]
+fn learned_windows(gaps: Vec<u64>, max_spin_ns: u64, wake_cost_ns: u64) -> Vec<u64> {
+    let mut l = phantom_ringbuf::learn::GapLearner::new();
+    gaps.into_iter()
+        .map(|g| {
+            l.observe(g, max_spin_ns, wake_cost_ns);
+            l.window_ns()
+        })
+        .collect()
 }
 
 /// The Landlock ABI this kernel offers (0: none).
@@ -559,6 +575,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sandbox_filesystem, m)?)?;
     m.add_function(wrap_pyfunction!(sandbox_syscalls, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_step, m)?)?;
+    m.add_function(wrap_pyfunction!(learned_windows, m)?)?;
     m.add_function(wrap_pyfunction!(segment_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_instance, m)?)?;
     m.add_function(wrap_pyfunction!(parse_segment_name, m)?)?;
