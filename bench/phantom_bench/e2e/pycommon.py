@@ -35,7 +35,12 @@ from pathlib import Path
 from time import monotonic_ns
 from typing import Any, Final
 
-from phantom_pipeline.embedded import b58decode
+from phantom_pipeline.constants import (
+    WHIRLPOOL_MAX_SQRT_PRICE_X64,
+    WHIRLPOOL_MIN_SQRT_PRICE_X64,
+)
+from solders.hash import Hash
+from solders.pubkey import Pubkey
 
 # ----------------------------------------------------------------------------- constants
 
@@ -59,8 +64,9 @@ PROGRAM_IDS: Final = {
     "raydium_cpmm": "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
     "orca_whirlpool": "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc",
 }
-MIN_SQRT_PRICE_X64: Final = 4_295_048_016
-MAX_SQRT_PRICE_X64: Final = 79_226_673_515_401_279_992_447_640_767
+# The Whirlpool program's bounds, defined once (phantom_ringbuf::programs).
+MIN_SQRT_PRICE_X64: Final = WHIRLPOOL_MIN_SQRT_PRICE_X64
+MAX_SQRT_PRICE_X64: Final = WHIRLPOOL_MAX_SQRT_PRICE_X64
 
 #: A published pool state: (is_whirlpool, reserve_a, reserve_b, fee_num, fee_den,
 #: sqrt_price_lo, sqrt_price_hi, liquidity_lo, liquidity_hi).
@@ -188,11 +194,9 @@ def _address(v: Any, where: str) -> str:
     if not isinstance(v, str):
         raise E2EConfigError(f"{where}: expected a base58 address, got {v!r}")
     try:
-        raw = b58decode(v)
+        Pubkey.from_string(v)
     except ValueError:
-        raise E2EConfigError(f"{where}: {v!r} is not base58") from None
-    if len(raw) != 32:
-        raise E2EConfigError(f"{where}: {v!r} is not a 32-byte address")
+        raise E2EConfigError(f"{where}: {v!r} is not a base58 address of 32 bytes") from None
     return v
 
 
@@ -672,7 +676,7 @@ def rpc_call(url: str, method: str, params: list[Any], timeout: float = 30.0) ->
 def latest_blockhash(rpc: str) -> bytes:
     """``getLatestBlockhash`` (commitment confirmed, as the signer asks)."""
     result = rpc_call(rpc, "getLatestBlockhash", [{"commitment": "confirmed"}])
-    return b58decode(result["value"]["blockhash"])
+    return bytes(Hash.from_string(result["value"]["blockhash"]))
 
 
 def get_multiple_accounts(
