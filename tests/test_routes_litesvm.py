@@ -35,10 +35,9 @@ from solders.token.associated import get_associated_token_address
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
-
-from conftest import Procs
 from test_signer import REASON, STATUS, Signer, write_keypair
 
+from conftest import Procs
 from phantom_pipeline.schema import POOL_STATE
 from phantom_pipeline.segments import TableView, create_table
 
@@ -90,9 +89,19 @@ class _Rpc(BaseHTTPRequestHandler):
     """The JSON-RPC subset the signer uses, answered from a LiteSVM's accounts."""
 
     svm: LiteSVM
+    lock: threading.Lock
 
     def do_POST(self) -> None:
         req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:  # LiteSVM is not to be used from two threads at once
+            body = self.answer(req)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def answer(self, req: dict[str, Any]) -> bytes:
         method, params = req["method"], req.get("params", [])
         result: Any
         if method == "getLatestBlockhash":
@@ -113,12 +122,7 @@ class _Rpc(BaseHTTPRequestHandler):
             result = {"context": {"slot": 1}, "value": values}
         else:
             result = "ok"
-        body = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        return json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -136,7 +140,8 @@ class Market:
                                  clock.leader_schedule_epoch, NOW))  # fmt: skip
         self.svm.airdrop(wallet, 10**12)
         self.wallet = wallet
-        handler = type("Rpc", (_Rpc,), {"svm": self.svm})
+        self.lock = threading.Lock()
+        handler = type("Rpc", (_Rpc,), {"svm": self.svm, "lock": self.lock})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -147,7 +152,8 @@ class Market:
         self.server.server_close()
 
     def put(self, address: Pubkey, account: Account) -> None:
-        self.svm.set_account(address, account)
+        with self.lock:
+            self.svm.set_account(address, account)
 
     def add_whirlpool(self) -> Pubkey:
         """The SOL/USDC Whirlpool snapshot, with deep vaults and the wallet's two ATAs."""
@@ -155,7 +161,12 @@ class Market:
         data = base64.b64decode(snap["data_base64"])
         pool = Pubkey.from_string(snap["address"])
         self.put(pool, Account(snap["lamports"], data, WHIRLPOOL))
-        mint_a, vault_a, mint_b, vault_b = pk(data, 101), pk(data, 133), pk(data, 181), pk(data, 213)
+        mint_a, vault_a, mint_b, vault_b = (
+            pk(data, 101),
+            pk(data, 133),
+            pk(data, 181),
+            pk(data, 213),
+        )
         self.put(mint_a, mint_account(self.svm, 9))
         self.put(mint_b, mint_account(self.svm, 6))
         self.put(vault_a, token_account(self.svm, mint_a, pool, 10**15, native=True))
@@ -202,15 +213,21 @@ class Market:
         return pool
 
     def balance(self, address: Pubkey) -> int:
-        a = self.svm.get_account(address)
+        with self.lock:
+            a = self.svm.get_account(address)
         assert a is not None
         return int(TokenAccount.from_bytes(bytes(a.data)[:165]).amount)
 
     def execute(self, tx_b64: str) -> FailedTransactionMetadata | None:
         tx = VersionedTransaction.from_bytes(base64.b64decode(tx_b64))
-        result = self.svm.send_transaction(tx)
-        self.svm.expire_blockhash()
+        with self.lock:
+            result = self.svm.send_transaction(tx)
         return result if isinstance(result, FailedTransactionMetadata) else None
+
+
+@pytest.fixture
+def signer(seg_name: Callable[[str], str], procs: Procs, tmp_path: Path) -> Iterator[Signer]:
+    yield Signer(seg_name, procs, tmp_path)
 
 
 @pytest.fixture
@@ -287,9 +304,10 @@ class Session:
             final = [r for r in reports if int(r["intent_seq"]) == seq
                      and r["status"] in (STATUS["SIGNED"], STATUS["REJECTED"])]  # fmt: skip
             status = int(final[0]["status"])
-            if status == STATUS["REJECTED"] and int(final[0]["reason"]) == REASON[
-                "blockhash_too_old"
-            ]:
+            if (
+                status == STATUS["REJECTED"]
+                and int(final[0]["reason"]) == REASON["blockhash_too_old"]
+            ):
                 assert self.seq < 10_000, "the signer never got a blockhash"
                 continue
             if status != STATUS["SIGNED"]:
@@ -341,7 +359,8 @@ def tick_array(pool: Pubkey, start: int) -> Pubkey:
 
 
 def whirlpool_state(m: Market, pool: Pubkey) -> tuple[int, int]:
-    a = m.svm.get_account(pool)
+    with m.lock:
+        a = m.svm.get_account(pool)
     assert a is not None
     data = bytes(a.data)
     return struct.unpack_from("<H", data, 41)[0], struct.unpack_from("<i", data, 81)[0]
@@ -409,15 +428,27 @@ def test_whirlpool_legs_by_pool_execute_both_ways_and_follow_the_tick_into_the_n
     _, tick1 = whirlpool_state(m, pool)
     per = 88 * spacing
     assert tick1 // per < tick_before // per, (tick_before, tick1)
-    # A transaction signed for the previous array no longer executes...
-    stale = s.sign(0, 1_000_000_000 + 99)
+    # A B→A transaction signed for the previous tick (its arrays start at the old one and
+    # run up, missing the one the price is in now) does not execute...
+    stale = s.sign(1, 100_000_000 + 99)
     assert stale[1] is not None
     failed = m.execute(stale[1])
     assert failed is not None, "a swap through the previous tick arrays executed"
+    print(f"stale tick arrays: {failed.err()}")
     # ...and once the pools table has the new tick, the signer signs for the new arrays.
     for k in range(3):
         swap(0, 1_000_000_000 + 200 + k)
         swap(1, 100_000_000 + 200 + k)
+    # A tick far outside the prepared sets: the intent is refused, the templates are rebuilt
+    # around it after the batch, and the next intent is signed for its arrays.
+    _, tick2 = whirlpool_state(m, pool)
+    far = tick2 - 6 * per
+    publish_tick(table, 0, far)
+    assert s.sign(0, 1_000_000_000 + 500) == (REASON["unsignable"], None)
+    status, tx = s.sign(0, 1_000_000_000 + 501)
+    assert status == STATUS["SIGNED"] and tx is not None
+    keys, _, _ = keys_of(tx)
+    assert keys[7:10] == [tick_array(pool, st) for st in tick_array_starts(far, spacing, True)]
     signer.stop()
     print(f"whirlpool executions: {executed}")
     assert executed == {"a_to_b": 7, "b_to_a": 6}
@@ -463,4 +494,122 @@ def test_cpmm_legs_by_pool_execute_both_ways_with_token_2022(
             executed["a_to_b" if a_to_b else "b_to_a"] += 1
     signer.stop()
     print(f"cpmm executions: {executed}")
+    assert executed == {"a_to_b": 3, "b_to_a": 3}
+
+
+def push_legs(signer: Signer, seq: int, route: int, amounts: list[int], mins: list[int]) -> None:
+    from phantom_pipeline import _native
+    from phantom_pipeline.schema import ORDER_INTENT
+
+    rec = np.zeros(1, dtype=ORDER_INTENT)[0]
+    now = _native.monotonic_ns()
+    rec["seq"], rec["epoch"], rec["tick_seq"], rec["route_id"] = seq, 1, seq, route
+    for j, (a, m_) in enumerate(zip(amounts, mins, strict=True)):
+        rec["amount_in"][j], rec["min_out"][j] = a, m_
+    rec["cu_price_micro_lamports"] = 1234
+    for f in ("t_tick_recv_ns", "t_tick_pub_ns", "t_strategy_read_ns", "t_intent_ns"):
+        rec[f] = now
+    assert signer.intents.push(rec)
+
+
+def decode_swap_base_in_v2(keys: list[Pubkey], data: bytes) -> dict[str, Any]:
+    """raydium-amm ``AmmInstruction::unpack`` for tag 16 (``SwapBaseInV2``), with the
+    account list of its ``swap_base_in_v2`` builder; written from that source."""
+    assert len(data) == 17 and data[0] == 16, data
+    amount_in, minimum_amount_out = struct.unpack_from("<QQ", data, 1)
+    names = ("token_program", "amm", "amm_authority", "amm_coin_vault", "amm_pc_vault",
+             "user_token_source", "user_token_destination", "user_source_owner")  # fmt: skip
+    assert len(keys) == len(names)
+    return {"amount_in": amount_in, "minimum_amount_out": minimum_amount_out,
+            **dict(zip(names, keys, strict=True))}  # fmt: skip
+
+
+def test_v4_whirlpool_routes_by_pool_sign_whirlpool_swaps_that_execute_both_ways(
+    signer: Signer, instance: str, market: Callable[[Pubkey], Market],
+    seg_name: Callable[[str], str],
+) -> None:  # fmt: skip
+    from solders.compute_budget import set_compute_unit_limit
+    from solders.instruction import AccountMeta, Instruction
+    from solders.message import MessageV0 as Msg
+
+    kp = write_keypair(signer.tmp / "id.json")
+    wallet = kp.pubkey()
+    m = market(wallet)
+    wp = m.add_whirlpool()
+    v4 = fixture("raydium_amm_v4-58oQChx4.json")
+    v4_data = base64.b64decode(v4["data_base64"])
+    amm = Pubkey.from_string(v4["address"])
+    m.put(amm, Account(10**10, v4_data, Pubkey.from_string(v4["owner"])))
+    for name in ("spl_token_account-DQyrAcCr.json", "spl_token_account-HLmqeL62.json"):
+        v = fixture(name)
+        m.put(Pubkey.from_string(v["address"]),
+              Account(10**9, base64.b64decode(v["data_base64"]), SPL_TOKEN))  # fmt: skip
+    table = TableView(create_table(seg_name("pools"), "PoolState", 16))
+    text = (ROOT.parent / "examples" / "mainnet.toml").read_text()
+    text = text[text.index("[[pools]]") :]
+    text = text.replace("max_amount_in_raw = 1000000000\n", "max_amount_in_raw = 10000000000\n")
+    cfg = config(m, signer, wp, "orca_whirlpool")
+    cfg = cfg[cfg.index("[signer]") : cfg.index("[[routes]]")] + text
+    signer.start(instance, cfg)
+    nonce = struct.unpack_from("<Q", v4_data, 8)[0]
+    v4_authority = Pubkey.create_program_address([b"amm authority", bytes([nonce])],
+                                                 Pubkey.from_string(v4["owner"]))  # fmt: skip
+    sol = get_associated_token_address(wallet, pk(v4_data, 400))
+    usdc = get_associated_token_address(wallet, pk(v4_data, 432))
+    executed = {"a_to_b": 0, "b_to_a": 0}
+    seq = 0
+    for k in range(3):
+        for route in (0, 1):
+            _, tick = whirlpool_state(m, wp)
+            publish_tick(table, 1, tick)
+            while True:
+                if route == 0:  # v4 SOL->USDC, whirlpool USDC->SOL
+                    push_legs(signer, seq, 0, [10**9 + k, 200 * 10**6 + k],
+                              [200 * 10**6 + k, 10**9 + k + 1])  # fmt: skip
+                else:  # whirlpool SOL->USDC, v4 USDC->SOL
+                    push_legs(signer, seq, 1, [10**9 + k, 100 * 10**6 + k],
+                              [100 * 10**6 + k, 10**9 + k + 1])  # fmt: skip
+                reports = signer.decided(seq + 1)
+                final = [r for r in reports if int(r["intent_seq"]) == seq
+                         and r["status"] in (STATUS["SIGNED"], STATUS["REJECTED"])]  # fmt: skip
+                seq += 1
+                if int(final[0]["status"]) == STATUS["SIGNED"]:
+                    break
+                assert int(final[0]["reason"]) == REASON["blockhash_too_old"], final
+                assert seq < 10_000
+            tx_b64 = Session(signer).capture_line(seq - 1)
+            tx = VersionedTransaction.from_bytes(base64.b64decode(tx_b64))
+            msg = tx.message
+            keys = list(msg.account_keys)
+            v4_ix, wp_ix = (msg.instructions[2], msg.instructions[3]) if route == 0 else (
+                msg.instructions[3], msg.instructions[2])  # fmt: skip
+            decoded = decode_swap_base_in_v2([keys[i] for i in v4_ix.accounts], bytes(v4_ix.data))
+            assert decoded == {
+                "amount_in": 10**9 + k if route == 0 else 100 * 10**6 + k,
+                "minimum_amount_out": 200 * 10**6 + k if route == 0 else 10**9 + k + 1,
+                "token_program": SPL_TOKEN, "amm": amm, "amm_authority": v4_authority,
+                "amm_coin_vault": pk(v4_data, 336), "amm_pc_vault": pk(v4_data, 368),
+                "user_token_source": sol if route == 0 else usdc,
+                "user_token_destination": usdc if route == 0 else sol,
+                "user_source_owner": wallet,
+            }  # fmt: skip
+            # The Whirlpool instruction as signed, executed alone (no v4 binary here).
+            metas = [AccountMeta(keys[i], msg.is_signer(i), msg.is_maybe_writable(i))
+                     for i in wp_ix.accounts]  # fmt: skip
+            ix = Instruction(keys[wp_ix.program_id_index], bytes(wp_ix.data), metas)
+            with m.lock:
+                blockhash = m.svm.latest_blockhash()
+            alone = Msg.try_compile(wallet, [set_compute_unit_limit(400_000), ix], [], blockhash)
+            before = (m.balance(sol), m.balance(usdc))
+            failed = m.execute(base64.b64encode(bytes(VersionedTransaction(alone, [kp]))).decode())
+            assert failed is None, failed
+            after = (m.balance(sol), m.balance(usdc))
+            if route == 0:  # the whirlpool leg sells USDC (b_to_a)
+                assert after[1] == before[1] - (200 * 10**6 + k) and after[0] > before[0]
+                executed["b_to_a"] += 1
+            else:
+                assert after[0] == before[0] - (10**9 + k) and after[1] > before[1]
+                executed["a_to_b"] += 1
+    signer.stop()
+    print(f"whirlpool legs of v4<->whirlpool routes executed: {executed}")
     assert executed == {"a_to_b": 3, "b_to_a": 3}

@@ -392,6 +392,7 @@ impl Config {
             route.validate(&key, &self.pools)?;
             if self.signer.mode == Mode::Live
                 && !route.is_cyclic()
+                && !route.ends_unknown(&self.pools)
                 && route.min_out_per_in_ppm.is_none()
             {
                 return Err(ConfigError::invalid(
@@ -617,7 +618,7 @@ impl RouteConfig {
                 ),
             ));
         }
-        if self.min_profit_raw > 0 && !self.is_cyclic() {
+        if self.min_profit_raw > 0 && !self.is_cyclic() && !self.ends_unknown(pools) {
             return Err(ConfigError::invalid(
                 format!("{key}.min_profit_raw"),
                 "applies to cyclic routes only (the last leg's destination account is not the \
@@ -648,6 +649,19 @@ impl RouteConfig {
 }
 
 impl RouteConfig {
+    /// Whether the first leg's source or the last leg's destination is not written in the
+    /// config but derived (then [`RouteConfig::is_cyclic`] is known only after derivation,
+    /// and the checks that need it run again on the derived config).
+    pub fn ends_unknown(&self, pools: &[PoolRef]) -> bool {
+        match (self.legs.first(), self.legs.last()) {
+            (Some(first), Some(last)) => {
+                (first.source().is_none() && first.is_derived(pools))
+                    || (last.destination().is_none() && last.is_derived(pools))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the route ends in the account it starts from: its last leg's destination user
     /// token account is its first leg's source account. Known from the accounts alone (v4
     /// and Whirlpool instructions carry no mint). A validated route has at least one leg.
@@ -733,11 +747,19 @@ impl LegConfig {
             }
         }
         let derived = self.is_derived(pools);
-        if let Some(pool_kind) = self.pool.and_then(|p| pools.get(p as usize)).and_then(|p| p.kind) {
+        if let Some(pool_kind) = self
+            .pool
+            .and_then(|p| pools.get(p as usize))
+            .and_then(|p| p.kind)
+        {
             if program.is_swap() && pool_kind != program {
                 return Err(ConfigError::invalid(
                     format!("{key}.program"),
-                    format!("{kind}, but pool {} is a {} pool", self.pool.unwrap_or(0), pool_kind.name()),
+                    format!(
+                        "{kind}, but pool {} is a {} pool",
+                        self.pool.unwrap_or(0),
+                        pool_kind.name()
+                    ),
                 ));
             }
         }
@@ -1073,7 +1095,11 @@ destination = "{a3}"
             "serum_bids = \"11111111111111111111111111111111\"\npool_pc_token_account = ",
         );
         let e = err_of(&text);
-        assert_eq!(e.key(), Some("routes[0].legs[0].accounts.serum_bids"), "{e}");
+        assert_eq!(
+            e.key(),
+            Some("routes[0].legs[0].accounts.serum_bids"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -247,12 +247,19 @@ pub fn needs_derivation(leg: &crate::config::LegConfig) -> bool {
         return false;
     }
     let names = kind.account_names();
-    names.required.iter().any(|n| !leg.accounts.contains_key(*n))
+    names
+        .required
+        .iter()
+        .any(|n| !leg.accounts.contains_key(*n))
         || (kind == ProgramKind::OrcaWhirlpool && leg.tick_array_variants.is_empty())
 }
 
 /// The wallet's associated token account of `mint` under `token_program`.
-pub fn associated_token_address(wallet: &Address, mint: &Address, token_program: &Address) -> Address {
+pub fn associated_token_address(
+    wallet: &Address,
+    mint: &Address,
+    token_program: &Address,
+) -> Address {
     Address::find_program_address(
         &[wallet.as_ref(), token_program.as_ref(), mint.as_ref()],
         &ids::ASSOCIATED_TOKEN,
@@ -409,7 +416,9 @@ pub fn derive(
                             key: p.key.clone(),
                             address: p.pool,
                             kind: p.kind.name(),
-                            why: format!("its {field} {vault} is not a token account of mint {mint}"),
+                            why: format!(
+                                "its {field} {vault} is not a token account of mint {mint}"
+                            ),
                         });
                     }
                     v.owner
@@ -434,7 +443,9 @@ pub fn derive(
                         key: p.key.clone(),
                         address: p.pool,
                         kind: p.kind.name(),
-                        why: format!("it names {named} as the token program of {mint}, owned by {owner}"),
+                        why: format!(
+                            "it names {named} as the token program of {mint}, owned by {owner}"
+                        ),
                     });
                 }
             }
@@ -456,7 +467,10 @@ pub fn derive(
                 }
                 accounts.insert(
                     "token_program".into(),
-                    (token_programs[0], Source::Pool(format!("{}.owner", pool.vault_a.1))),
+                    (
+                        token_programs[0],
+                        Source::Pool(format!("{}.owner", pool.vault_a.1)),
+                    ),
                 );
             }
             _ => {}
@@ -505,14 +519,16 @@ pub fn derive(
             accounts,
             overrides,
             user_accounts,
-            whirlpool: pool.whirlpool.map(|(tick_spacing, tick_current)| WhirlpoolFollow {
-                pool: p.pool_id,
-                whirlpool: p.pool,
-                program_id: p.program_id,
-                tick_spacing,
-                tick_current,
-                direction: p.direction,
-            }),
+            whirlpool: pool
+                .whirlpool
+                .map(|(tick_spacing, tick_current)| WhirlpoolFollow {
+                    pool: p.pool_id,
+                    whirlpool: p.pool,
+                    program_id: p.program_id,
+                    tick_spacing,
+                    tick_current,
+                    direction: p.direction,
+                }),
         });
     }
     Ok(out)
@@ -602,8 +618,16 @@ fn parse_pool(p: &Pending, account: &Fetched) -> Result<ParsedPool, DeriveError>
             ParsedPool {
                 fields: vec![
                     ("whirlpool", p.pool, Source::Config),
-                    ("token_vault_a", pubkey_at(d, wp::TOKEN_VAULT_A), Source::Pool("token_vault_a".into())),
-                    ("token_vault_b", pubkey_at(d, wp::TOKEN_VAULT_B), Source::Pool("token_vault_b".into())),
+                    (
+                        "token_vault_a",
+                        pubkey_at(d, wp::TOKEN_VAULT_A),
+                        Source::Pool("token_vault_a".into()),
+                    ),
+                    (
+                        "token_vault_b",
+                        pubkey_at(d, wp::TOKEN_VAULT_B),
+                        Source::Pool("token_vault_b".into()),
+                    ),
                     ("oracle", oracle, Source::Pda(format!("oracle,{}", p.pool))),
                 ],
                 mint_a: (pubkey_at(d, wp::TOKEN_MINT_A), "token_mint_a"),
@@ -622,9 +646,8 @@ fn parse_pool(p: &Pending, account: &Fetched) -> Result<ParsedPool, DeriveError>
             if rest != [0u8; 7] {
                 return Err(not_a_pool("its nonce does not fit a byte".into()));
             }
-            let authority = raydium_amm_v4::authority_address(&p.program_id, nonce).ok_or_else(
-                || not_a_pool(format!("nonce {nonce} gives no program address")),
-            )?;
+            let authority = raydium_amm_v4::authority_address(&p.program_id, nonce)
+                .ok_or_else(|| not_a_pool(format!("nonce {nonce} gives no program address")))?;
             ParsedPool {
                 fields: vec![
                     ("amm", p.pool, Source::Config),
@@ -633,8 +656,16 @@ fn parse_pool(p: &Pending, account: &Fetched) -> Result<ParsedPool, DeriveError>
                         authority,
                         Source::Pda(format!("amm authority,[{nonce}]")),
                     ),
-                    ("pool_coin_token_account", pubkey_at(d, v4::COIN_VAULT), Source::Pool("coin_vault".into())),
-                    ("pool_pc_token_account", pubkey_at(d, v4::PC_VAULT), Source::Pool("pc_vault".into())),
+                    (
+                        "pool_coin_token_account",
+                        pubkey_at(d, v4::COIN_VAULT),
+                        Source::Pool("coin_vault".into()),
+                    ),
+                    (
+                        "pool_pc_token_account",
+                        pubkey_at(d, v4::PC_VAULT),
+                        Source::Pool("pc_vault".into()),
+                    ),
                 ],
                 mint_a: (pubkey_at(d, v4::COIN_MINT), "coin_vault_mint"),
                 mint_b: (pubkey_at(d, v4::PC_MINT), "pc_vault_mint"),
@@ -658,7 +689,7 @@ fn parse_pool(p: &Pending, account: &Fetched) -> Result<ParsedPool, DeriveError>
 /// the route's templates number at most `(2 * window + 1)` per Whirlpool leg.
 pub fn window_for(whirlpool_legs: usize) -> i32 {
     match whirlpool_legs {
-        0 | 1 | 2 => 2,
+        0..=2 => 2,
         _ => 1,
     }
 }
@@ -670,8 +701,10 @@ pub fn tick_array_variants(f: &WhirlpoolFollow, tick: i32, window: i32) -> Vec<T
     let spacing = i32::from(f.tick_spacing.max(1));
     let per_array = orca_whirlpool::TICK_ARRAY_SIZE * spacing;
     let first = orca_whirlpool::tick_array_starts(tick, f.tick_spacing, f.direction)[0];
-    let lowest = orca_whirlpool::tick_array_start_index(orca_whirlpool::MIN_TICK_INDEX, f.tick_spacing);
-    let highest = orca_whirlpool::tick_array_start_index(orca_whirlpool::MAX_TICK_INDEX, f.tick_spacing);
+    let lowest =
+        orca_whirlpool::tick_array_start_index(orca_whirlpool::MIN_TICK_INDEX, f.tick_spacing);
+    let highest =
+        orca_whirlpool::tick_array_start_index(orca_whirlpool::MAX_TICK_INDEX, f.tick_spacing);
     let shift = match f.direction {
         Direction::AToB => 0,
         Direction::BToA => spacing,
@@ -681,12 +714,19 @@ pub fn tick_array_variants(f: &WhirlpoolFollow, tick: i32, window: i32) -> Vec<T
         .filter(|s| (lowest..=highest).contains(s))
         .map(|start| {
             // A tick whose set begins at `start` (for B→A the shift is undone).
-            let starts = orca_whirlpool::tick_array_starts(start - shift, f.tick_spacing, f.direction);
+            let starts =
+                orca_whirlpool::tick_array_starts(start - shift, f.tick_spacing, f.direction);
             TickArrayVariant {
                 start_tick_index: start,
                 tick_arrays: starts
                     .iter()
-                    .map(|&s| Pubkey(orca_whirlpool::tick_array_address(&f.program_id, &f.whirlpool, s)))
+                    .map(|&s| {
+                        Pubkey(orca_whirlpool::tick_array_address(
+                            &f.program_id,
+                            &f.whirlpool,
+                            s,
+                        ))
+                    })
                     .collect(),
             }
         })
@@ -696,7 +736,11 @@ pub fn tick_array_variants(f: &WhirlpoolFollow, tick: i32, window: i32) -> Vec<T
 /// The route with its derived legs filled in: accounts (overrides applied) and, for
 /// followed Whirlpool legs, the tick-array variants around `ticks[k]` (the current tick of
 /// the k-th followed leg; absent: the tick seen at derivation).
-pub fn resolve_route(route: &RouteConfig, derived: &[Option<DerivedLeg>], ticks: &[i32]) -> RouteConfig {
+pub fn resolve_route(
+    route: &RouteConfig,
+    derived: &[Option<DerivedLeg>],
+    ticks: &[i32],
+) -> RouteConfig {
     let mut out = route.clone();
     let followed = derived
         .iter()
@@ -734,7 +778,10 @@ pub fn resolve(config: &Config, derived: &[Vec<Option<DerivedLeg>>]) -> Config {
 /// How a route's intents with `tick_array_variant = 0` find their template: the followed
 /// Whirlpool legs, in leg order. `None` for a route with no Whirlpool leg, or one with an
 /// explicitly configured tick-array set (whose variants are chosen by index only).
-pub fn follows(route: &RouteConfig, derived: &[Option<DerivedLeg>]) -> Option<Vec<WhirlpoolFollow>> {
+pub fn follows(
+    route: &RouteConfig,
+    derived: &[Option<DerivedLeg>],
+) -> Option<Vec<WhirlpoolFollow>> {
     let mut legs = Vec::new();
     for (leg, d) in route.legs.iter().zip(derived) {
         if leg.kind() != ProgramKind::OrcaWhirlpool {
@@ -786,7 +833,10 @@ pub fn leg_json(
 /// name it is filled from; `""` for the wallet and the tick arrays). The program names are
 /// those of the programs' public sources: raydium-cp-swap's `Swap` accounts, Whirlpool's
 /// `Swap` accounts, raydium-amm's `swap_base_in_v2` account comments.
-pub fn instruction_names(kind: ProgramKind, direction: Direction) -> Vec<(&'static str, &'static str)> {
+pub fn instruction_names(
+    kind: ProgramKind,
+    direction: Direction,
+) -> Vec<(&'static str, &'static str)> {
     let a_to_b = direction == Direction::AToB;
     let pick = |a: &'static str, b: &'static str| if a_to_b { a } else { b };
     match kind {
@@ -799,8 +849,14 @@ pub fn instruction_names(kind: ProgramKind, direction: Direction) -> Vec<(&'stat
             ("output_token_account", pick("user_token_b", "user_token_a")),
             ("input_vault", pick("token_0_vault", "token_1_vault")),
             ("output_vault", pick("token_1_vault", "token_0_vault")),
-            ("input_token_program", pick("token_0_program", "token_1_program")),
-            ("output_token_program", pick("token_1_program", "token_0_program")),
+            (
+                "input_token_program",
+                pick("token_0_program", "token_1_program"),
+            ),
+            (
+                "output_token_program",
+                pick("token_1_program", "token_0_program"),
+            ),
             ("input_token_mint", pick("token_0_mint", "token_1_mint")),
             ("output_token_mint", pick("token_1_mint", "token_0_mint")),
             ("observation_state", "observation_state"),
@@ -825,10 +881,17 @@ pub fn instruction_names(kind: ProgramKind, direction: Direction) -> Vec<(&'stat
             ("amm_coin_vault", "pool_coin_token_account"),
             ("amm_pc_vault", "pool_pc_token_account"),
             ("user_token_source", pick("user_token_a", "user_token_b")),
-            ("user_token_destination", pick("user_token_b", "user_token_a")),
+            (
+                "user_token_destination",
+                pick("user_token_b", "user_token_a"),
+            ),
             ("user_source_owner", ""),
         ],
-        ProgramKind::SplTransfer => vec![("source", "source"), ("destination", "destination"), ("owner", "")],
+        ProgramKind::SplTransfer => vec![
+            ("source", "source"),
+            ("destination", "destination"),
+            ("owner", ""),
+        ],
     }
 }
 
@@ -842,7 +905,9 @@ mod tests {
         // checked against solders in tests/test_routes.py for many wallets; here one fixed
         // case keeps the seed order honest without the network.
         let wallet = Address::new_from_array([7; 32]);
-        let mint: Address = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".parse().expect("mint");
+        let mint: Address = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+            .parse()
+            .expect("mint");
         let a = associated_token_address(&wallet, &mint, &ids::SPL_TOKEN);
         let b = associated_token_address(&wallet, &mint, &ids::SPL_TOKEN_2022);
         assert_ne!(a, b, "the token program is a seed");

@@ -18,9 +18,12 @@
 
 use crate::blockhash::{spawn_refresher, BlockhashSource, RecentBlockhash};
 use crate::capture::{CaptureRecord, CaptureWriter};
+use crate::config::RouteConfig;
 use crate::config::{Config, Mode, SignerConfig, WaitMode};
+use crate::derive::{DerivedLeg, WhirlpoolFollow};
 use crate::ledger::{self, Ledger, LedgerError, Recovery};
 use crate::limits::{Context, EpochFence, Limits, Refusal, RouteRules};
+use crate::programs::orca_whirlpool;
 use crate::rpc::RpcClient;
 use crate::send::{self, Event, Lander, SendPool};
 use crate::signing::Signer;
@@ -28,16 +31,13 @@ use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZ
 use phantom_ringbuf::clock::{monotonic_ns, unix_ns};
 use phantom_ringbuf::control::{Control, SignerCounter};
 use phantom_ringbuf::names::segment_name;
+use phantom_ringbuf::records::PoolState;
 use phantom_ringbuf::records::{
     exec_error, exec_status, signer_mode, ControlBlock, ExecReport, OrderIntent,
 };
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::SegmentError;
-use crate::derive::{DerivedLeg, WhirlpoolFollow};
-use crate::programs::orca_whirlpool;
-use crate::config::RouteConfig;
-use phantom_ringbuf::records::PoolState;
 use phantom_ringbuf::table::Table;
 use solana_address::Address;
 use std::collections::{HashMap, VecDeque};
@@ -646,7 +646,8 @@ impl Engine {
         let mut keys = [0i32; MAX_FOLLOWED];
         for k in 0..n {
             let leg = &f.legs[k];
-            keys[k] = orca_whirlpool::tick_array_starts(ticks[k], leg.tick_spacing, leg.direction)[0];
+            keys[k] =
+                orca_whirlpool::tick_array_starts(ticks[k], leg.tick_spacing, leg.direction)[0];
         }
         self.templates[route].variant_for_start_ticks(&keys[..n])
     }
@@ -666,7 +667,9 @@ impl Engine {
                     tracing::info!(route_id = r, ticks = ?&ticks[..n], variants = t.variant_count(), "tick-array templates rebuilt");
                     self.templates[r] = t;
                 }
-                Err(e) => tracing::error!(route_id = r, error = %e, "tick-array templates not rebuilt"),
+                Err(e) => {
+                    tracing::error!(route_id = r, error = %e, "tick-array templates not rebuilt")
+                }
             }
             if let Some(f) = self.following[r].as_mut() {
                 f.rebuild = false;

@@ -8,8 +8,8 @@
 //!
 //! Legs given by pool and direction are derived at start from the first of
 //! `[signer].rpc_endpoints` (see `phantom_signer::derive`); `--print-routes` prints every
-//! route's accounts with their sources as JSON and exits (1 when a hand-written account
-//! overrides a derived one, 2 on an error).
+//! route's accounts with their sources as JSON and exits 0, or 1 when they cannot be
+//! derived.
 //!
 //! Dry-run is the default; sending needs `mode = "live"` in the config *and* `--live`. The
 //! process disables core dumps before it touches the key, logs to stderr with `tracing`
@@ -19,10 +19,10 @@
 //! stops taking intents, drains and exits like on `stop`.
 
 use clap::Parser;
-use phantom_signer::routes;
 use phantom_signer::config::{Config, ConfigError, Mode, SigningMode};
 use phantom_signer::engine::{build_templates, Engine};
 use phantom_signer::keypair::Keypair;
+use phantom_signer::routes;
 use phantom_signer::signing::Signer;
 use solana_address::Address;
 use std::path::{Path, PathBuf};
@@ -60,8 +60,8 @@ struct Args {
     /// Write a fresh keypair JSON file (mode 0600, never overwriting) and exit.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["check_config", "live", "instance", "config"])]
     generate_keypair: Option<PathBuf>,
-    /// Print every route's accounts, each with its source, as JSON, and exit: 0 when all are
-    /// derived, 1 when a hand-written account overrides a derived one or one is missing.
+    /// Print every route's accounts, each with its source, as JSON (hand-written overrides
+    /// and missing wallet token accounts listed), and exit.
     #[arg(long, conflicts_with_all = ["check_config", "live", "instance"])]
     print_routes: bool,
     /// The JSON-RPC endpoint pools are read from (default: the first of
@@ -123,11 +123,10 @@ fn run(args: Args) -> Result<(), String> {
             None => wallet_of(&config)?,
         };
         let rpc = rpc_url(&config, args.rpc.as_deref());
-        let (report, clean) = routes::print_routes(&config, wallet, rpc.as_deref())?;
+        // Overrides and missing token accounts are in the report; judging them is the
+        // caller's (`phantom-pipeline routes --check`). Exit 1: not derived at all.
+        let (report, _clean) = routes::print_routes(&config, wallet, rpc.as_deref())?;
         println!("{report}");
-        if !clean {
-            std::process::exit(1);
-        }
         return Ok(());
     }
     let (Some(instance), Some(config_path)) = (&args.instance, &args.config) else {
@@ -157,7 +156,8 @@ fn run(args: Args) -> Result<(), String> {
     let keypair = load_key(&config)?;
     let payer = keypair.pubkey();
     let rpc = rpc_url(&config, args.rpc.as_deref());
-    let (config, following) = routes::derive_at_start(&config, payer, rpc.as_deref(), live)?;
+    let (config, following) =
+        routes::derive_at_start(&config, payer, rpc.as_deref(), live).map_err(|e| e.to_string())?;
     tracing::info!(instance = %instance, fee_payer = %keypair.pubkey(), "starting");
     let signer = match config.signer.signing {
         SigningMode::Rfc8032 => Signer::rfc8032(keypair.signing_key()),
@@ -225,8 +225,29 @@ fn check(config: &Config, rpc: Option<&str>) -> Result<(), String> {
         None => Address::new_from_array([1; 32]),
     };
     let rpc = rpc_url(config, rpc);
-    let (config, _) = routes::derive_at_start(config, payer, rpc.as_deref(), false)?;
-    build_templates(&config, payer).map_err(|e| e.to_string())?;
+    match routes::derive_at_start(config, payer, rpc.as_deref(), false) {
+        Ok((config, _)) => {
+            build_templates(&config, payer).map_err(|e| e.to_string())?;
+        }
+        Err(routes::StartError::Unreachable(e)) => {
+            // The config is checked; the derivation needs the RPC, which start needs too
+            // (and refuses to start without). Routes given in full are still built.
+            eprintln!(
+                "phantom-signer: warning: legs given by pool were not derived ({e}); \
+                 `phantom-pipeline routes --config FILE --check` derives them"
+            );
+            for (i, route) in config.routes.iter().enumerate() {
+                if route.legs.iter().any(|l| {
+                    l.is_derived(&config.pools) && phantom_signer::derive::needs_derivation(l)
+                }) {
+                    continue;
+                }
+                phantom_signer::template::RouteTemplate::build(i as u32, route, payer)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     Ok(())
 }
 

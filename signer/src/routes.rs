@@ -37,6 +37,17 @@ pub fn create_account_command(mint: &Address, token_program: &Address, wallet: &
     }
 }
 
+/// Why the routes could not be derived at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The RPC could not be reached or answered badly.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Anything else (a pool that is not one, a missing token account, a bad route).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// Derives what the signer needs at start: the config with derived legs filled in, and for
 /// each route whether it follows the current tick. In live mode every wallet token account
 /// the routes use must exist.
@@ -45,7 +56,7 @@ pub fn derive_at_start(
     payer: Address,
     rpc: Option<&str>,
     live: bool,
-) -> Result<(Config, Vec<Option<Following>>), String> {
+) -> Result<(Config, Vec<Option<Following>>), StartError> {
     let needed = config.routes.iter().any(|r| {
         r.legs
             .iter()
@@ -55,9 +66,13 @@ pub fn derive_at_start(
     if !needed {
         return Ok((config.clone(), none()));
     }
-    let mut client = client(rpc, "legs given by pool and direction")?;
-    let derived = derive::derive(config, payer, Scope::Needed, &mut client)
-        .map_err(|e| e.to_string())?;
+    let mut client =
+        client(rpc, "legs given by pool and direction").map_err(StartError::Refused)?;
+    let derived =
+        derive::derive(config, payer, Scope::Needed, &mut client).map_err(|e| match e {
+            derive::DeriveError::Rpc(m) => StartError::Unreachable(m),
+            other => StartError::Refused(other.to_string()),
+        })?;
     for (i, route) in derived.iter().enumerate() {
         for (j, leg) in route.iter().enumerate() {
             for o in leg.iter().flat_map(|l| &l.overrides) {
@@ -72,9 +87,14 @@ pub fn derive_at_start(
         }
     }
     if live {
-        check_user_accounts(&derived, payer, &mut client)?;
+        check_user_accounts(&derived, payer, &mut client).map_err(StartError::Refused)?;
     }
     let resolved = derive::resolve(config, &derived);
+    // What needs the accounts (a cyclic route, the worst price in live mode) is checked
+    // again now that they are known.
+    resolved
+        .validate()
+        .map_err(|e| StartError::Refused(e.to_string()))?;
     let following = config
         .routes
         .iter()
@@ -139,8 +159,8 @@ pub fn print_routes(
     let derived = if derivable {
         use crate::derive::AccountSource;
         let mut client = client(rpc, "--print-routes")?;
-        let derived = derive::derive(config, wallet, Scope::All, &mut client)
-            .map_err(|e| e.to_string())?;
+        let derived =
+            derive::derive(config, wallet, Scope::All, &mut client).map_err(|e| e.to_string())?;
         let users: Vec<Address> = derived
             .iter()
             .flatten()
@@ -156,7 +176,11 @@ pub fn print_routes(
             .collect();
         derived
     } else {
-        config.routes.iter().map(|r| vec![None; r.legs.len()]).collect()
+        config
+            .routes
+            .iter()
+            .map(|r| vec![None; r.legs.len()])
+            .collect()
     };
     let (value, clean) = routes_json(config, &derived, wallet, &absent);
     let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
@@ -223,14 +247,15 @@ pub fn routes_json(
             let mut arrays = [Address::default(); 3];
             if let Some(v) = leg.tick_array_variants.first() {
                 // The set for the current tick: the middle of the prepared window.
-                let current = dl
-                    .as_ref()
-                    .and_then(|l| l.whirlpool)
-                    .map(|f| {
-                        orca_whirlpool::tick_array_starts(f.tick_current, f.tick_spacing, f.direction)
-                    });
+                let current = dl.as_ref().and_then(|l| l.whirlpool).map(|f| {
+                    orca_whirlpool::tick_array_starts(f.tick_current, f.tick_spacing, f.direction)
+                });
                 let chosen = current
-                    .and_then(|s| leg.tick_array_variants.iter().find(|v| v.start_tick_index == s[0]))
+                    .and_then(|s| {
+                        leg.tick_array_variants
+                            .iter()
+                            .find(|v| v.start_tick_index == s[0])
+                    })
                     .unwrap_or(v);
                 for (k, a) in chosen.tick_arrays.iter().take(3).enumerate() {
                     arrays[k] = a.0;
@@ -266,6 +291,9 @@ pub fn routes_json(
                     None => "",
                 },
                 "accounts": accounts_json,
+                // The same accounts by config name ([routes.legs.accounts] keys), for tools
+                // that build the instruction themselves (the Python baselines).
+                "named": map.iter().map(|(n, a)| (n.clone(), Value::String(a.to_string()))).collect::<serde_json::Map<_, _>>(),
             }));
         }
         routes.push(json!({
@@ -276,5 +304,8 @@ pub fn routes_json(
             "overrides": overrides,
         }));
     }
-    (json!({"wallet": wallet.to_string(), "routes": routes}), clean)
+    (
+        json!({"wallet": wallet.to_string(), "routes": routes}),
+        clean,
+    )
 }

@@ -300,9 +300,11 @@ impl RouteTemplate {
                 } else {
                     [Address::default(); 3]
                 };
-                let built = build_leg(leg, &accounts[j], payer, arrays).map_err(|source| TemplateError::Build {
-                    key: format!("{key}.legs[{j}]"),
-                    source,
+                let built = build_leg(leg, &accounts[j], payer, arrays).map_err(|source| {
+                    TemplateError::Build {
+                        key: format!("{key}.legs[{j}]"),
+                        source,
+                    }
                 })?;
                 ixs.push(built);
             }

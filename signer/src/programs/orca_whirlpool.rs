@@ -15,10 +15,10 @@ use super::{anchor_discriminator, ids, AccountNames, BuildError, Direction, LegA
 use solana_address::Address;
 use solana_instruction::{AccountMeta, Instruction};
 
-/// Lowest sqrt price a Whirlpool accepts (Q64.64): the limit for an unbounded A→B swap.
-pub use phantom_ringbuf::programs::WHIRLPOOL_MIN_SQRT_PRICE_X64 as MIN_SQRT_PRICE_X64;
 /// Highest sqrt price (Q64.64): the limit for an unbounded B→A swap.
 pub use phantom_ringbuf::programs::WHIRLPOOL_MAX_SQRT_PRICE_X64 as MAX_SQRT_PRICE_X64;
+/// Lowest sqrt price a Whirlpool accepts (Q64.64): the limit for an unbounded A→B swap.
+pub use phantom_ringbuf::programs::WHIRLPOOL_MIN_SQRT_PRICE_X64 as MIN_SQRT_PRICE_X64;
 /// Lowest tick a Whirlpool price may take.
 pub const MIN_TICK_INDEX: i32 = -443_636;
 /// Highest tick.
@@ -154,8 +154,14 @@ mod tests {
     #[test]
     fn tick_array_starts_shift_with_direction() {
         // spacing 4: 352 ticks per array.
-        assert_eq!(tick_array_starts(-18835, 4, Direction::AToB), [-19008, -19360, -19712]);
-        assert_eq!(tick_array_starts(-18835, 4, Direction::BToA), [-19008, -18656, -18304]);
+        assert_eq!(
+            tick_array_starts(-18835, 4, Direction::AToB),
+            [-19008, -19360, -19712]
+        );
+        assert_eq!(
+            tick_array_starts(-18835, 4, Direction::BToA),
+            [-19008, -18656, -18304]
+        );
         // On the array's last usable tick, B→A starts in the next array.
         assert_eq!(tick_array_starts(-18660, 4, Direction::BToA)[0], -18656);
         assert_eq!(tick_array_starts(-18660, 4, Direction::AToB)[0], -19008);
