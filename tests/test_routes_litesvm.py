@@ -613,3 +613,33 @@ def test_v4_whirlpool_routes_by_pool_sign_whirlpool_swaps_that_execute_both_ways
     signer.stop()
     print(f"whirlpool legs of v4<->whirlpool routes executed: {executed}")
     assert executed == {"a_to_b": 3, "b_to_a": 3}
+
+
+def test_live_start_is_refused_when_a_wallet_token_account_does_not_exist(
+    signer: Signer, instance: str, market: Callable[[Pubkey], Market]
+) -> None:
+    import subprocess
+
+    from phantom_pipeline.binaries import executable
+
+    kp = write_keypair(signer.tmp / "id.json")
+    wallet = kp.pubkey()
+    m = market(wallet)
+    pool = m.add_whirlpool()
+    data = bytes(m.svm.get_account(pool).data)  # type: ignore[union-attr]
+    usdc = pk(data, 181)
+    ata = get_associated_token_address(wallet, usdc)
+    m.put(ata, Account(0, b"", Pubkey.default()))  # gone
+    text = (
+        config(m, signer, pool, "orca_whirlpool")
+        .replace("[signer]\n", '[signer]\nmode = "live"\n')
+        .replace("[[routes.legs]]", "min_out_per_in_ppm = 1\n[[routes.legs]]")
+    )
+    path = signer.tmp / "live.toml"
+    path.write_text(text)
+    r = subprocess.run([str(executable("phantom-signer")), "--instance", instance, "--config",
+                        str(path), "--live"], capture_output=True, text=True, timeout=120,
+                       check=False)  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert f"mint {usdc}" in r.stderr and str(ata) in r.stderr, r.stderr
+    assert f"spl-token create-account {usdc} --owner {wallet}" in r.stderr, r.stderr

@@ -899,6 +899,188 @@ pub fn instruction_names(
 mod tests {
     use super::*;
 
+    use crate::config::Config;
+
+    /// Accounts from the committed mainnet snapshots (tests/fixtures), by address.
+    struct Snapshots(BTreeMap<Address, Fetched>);
+
+    impl Snapshots {
+        fn load() -> Self {
+            let files = [
+                include_str!("../../tests/fixtures/raydium_cpmm-2higKRf2.json"),
+                include_str!("../../tests/fixtures/spl_token_account-47KLLXNK.json"),
+                include_str!("../../tests/fixtures/spl_token_2022_account-5Ap19VZW.json"),
+                include_str!("../../tests/fixtures/raydium_amm_v4-58oQChx4.json"),
+                include_str!("../../tests/fixtures/spl_token_account-DQyrAcCr.json"),
+                include_str!("../../tests/fixtures/spl_token_account-HLmqeL62.json"),
+                include_str!("../../tests/fixtures/orca_whirlpool-Czfq3xZZ.json"),
+                include_str!("../../tests/fixtures/spl_token_account-2WLWEuKD.json"),
+            ];
+            let mut map = BTreeMap::new();
+            for f in files {
+                let v: Value = serde_json::from_str(f).expect("fixture");
+                let address: Address = v["address"]
+                    .as_str()
+                    .expect("address")
+                    .parse()
+                    .expect("b58");
+                let owner: Address = v["owner"].as_str().expect("owner").parse().expect("b58");
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(v["data_base64"].as_str().expect("data"))
+                    .expect("base64");
+                map.insert(address, Fetched { owner, data });
+            }
+            // The Whirlpool's token A vault is not among the snapshots: a WSOL token account.
+            let wp_vault_a: Address = "EUuUbDcafPrmVTD5M6qoJAoyyNbihBhugADAxRMn5he9"
+                .parse()
+                .expect("b58");
+            let mut data = vec![0u8; 165];
+            data[..32].copy_from_slice(ids::WSOL_MINT.as_ref());
+            map.insert(
+                wp_vault_a,
+                Fetched {
+                    owner: ids::SPL_TOKEN,
+                    data,
+                },
+            );
+            Snapshots(map)
+        }
+    }
+
+    impl AccountSource for Snapshots {
+        fn get_multiple(&mut self, keys: &[Address]) -> Result<Vec<Option<Fetched>>, DeriveError> {
+            Ok(keys.iter().map(|k| self.0.get(k).cloned()).collect())
+        }
+    }
+
+    fn config(legs: &str) -> Config {
+        let text = format!(
+            r#"
+[signer]
+[signer.limits]
+max_intents_per_second = 1
+max_notional_per_minute_raw = 1
+max_open_intents = 1
+max_tick_age_ms = 1
+max_compute_unit_price_micro_lamports = 1
+max_tip_lamports = 1
+[[pools]]
+kind = "raydium_cpmm"
+address = "2higKRf25Q9WMcYfgyK96AAuFVv5zucfDAFHHDuVETcq"
+[[pools]]
+kind = "raydium_amm_v4"
+address = "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2"
+[[pools]]
+kind = "orca_whirlpool"
+address = "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE"
+[[routes]]
+compute_unit_limit = 1
+max_amount_in_raw = 1
+{legs}
+"#
+        );
+        Config::from_toml_str(&text).expect("config")
+    }
+
+    fn addr(s: &str) -> Address {
+        s.parse().expect("b58")
+    }
+
+    #[test]
+    fn legs_by_pool_derive_the_published_mainnet_accounts() {
+        let wallet = Address::new_from_array([9; 32]);
+        let c = config(
+            "[[routes.legs]]\npool = 0\ndirection = \"a_to_b\"\n\
+             [[routes.legs]]\npool = 1\ndirection = \"b_to_a\"\n\
+             [[routes.legs]]\npool = 2\ndirection = \"b_to_a\"\n",
+        );
+        let d = derive(&c, wallet, Scope::All, &mut Snapshots::load()).expect("derived");
+        let get = |j: usize, name: &str| d[0][j].as_ref().expect("leg").accounts[name].clone();
+        // CPMM: the authority and the accounts the pool names, as every explorer shows them
+        // for this pool (and as the hand-written example carried them before).
+        assert_eq!(
+            get(0, "authority").0,
+            addr("GpMZbSM2GgvTKHJirzeGfMFoaZ8UR2X7F4v8vHTvxFbL")
+        );
+        assert_eq!(
+            get(0, "authority").1.label(),
+            "pda:vault_and_lp_mint_auth_seed"
+        );
+        assert_eq!(
+            get(0, "amm_config").0,
+            addr("D4FPEruKEHrG5TenZ2mpDGEfu1iUvTiqBxvpU8HLBvC2")
+        );
+        assert_eq!(get(0, "amm_config").1.label(), "pool:amm_config");
+        assert_eq!(
+            get(0, "observation_state").0,
+            addr("8Aqi4fPN9wRPoJ3j3p2MqjvRCur7m4c1aNHcbnHviZ8D")
+        );
+        assert_eq!(get(0, "token_1_program").0, ids::SPL_TOKEN_2022);
+        // The pump mint is Token-2022: its ATA is derived under that program.
+        let pump = addr("73edX6xoGY4v5y2hzuKdrUbJXLntqgmo74au1Ki1pump");
+        assert_eq!(
+            get(0, "user_token_b").0,
+            associated_token_address(&wallet, &pump, &ids::SPL_TOKEN_2022)
+        );
+        // v4: the authority every v4 pool shares, from this pool's nonce.
+        assert_eq!(
+            get(1, "amm_authority").0,
+            addr("5Q544fKrFoe6tsEbD7S8EmxGTJYAKtTVhAW5Q5pge4j1")
+        );
+        assert_eq!(
+            get(1, "pool_coin_token_account").0,
+            addr("DQyrAcCrDXQ7NeoqGgDCZwBvWDcYmFCjSb9JtteuvPpz")
+        );
+        assert_eq!(get(1, "token_program").1.label(), "pool:coin_vault.owner");
+        // Whirlpool: the vaults it names, its tick spacing and tick.
+        assert_eq!(
+            get(2, "token_vault_b").0,
+            addr("2WLWEuKDgkDUccTpbwYp1GToYktiSB1cXvreHUwiSUVP")
+        );
+        let f = d[0][2]
+            .as_ref()
+            .and_then(|l| l.whirlpool)
+            .expect("followed");
+        assert_eq!((f.tick_spacing, f.direction), (4, Direction::BToA));
+        assert!(d[0]
+            .iter()
+            .all(|l| l.as_ref().is_some_and(|l| l.overrides.is_empty())));
+    }
+
+    #[test]
+    fn an_override_wins_and_is_reported_and_a_bad_pool_is_named() {
+        let wallet = Address::new_from_array([9; 32]);
+        let c = config(
+            "[[routes.legs]]\npool = 1\ndirection = \"a_to_b\"\n\
+             accounts = { amm_authority = \"11111111111111111111111111111111\" }\n",
+        );
+        let d = derive(&c, wallet, Scope::All, &mut Snapshots::load()).expect("derived");
+        let leg = d[0][0].as_ref().expect("leg");
+        assert_eq!(
+            leg.accounts["amm_authority"],
+            (Address::default(), Source::Config)
+        );
+        assert_eq!(leg.overrides.len(), 1);
+        assert_eq!(
+            leg.overrides[0].derived,
+            Some(addr("5Q544fKrFoe6tsEbD7S8EmxGTJYAKtTVhAW5Q5pge4j1"))
+        );
+        // A pool whose account is of another program is refused by name.
+        let mut snaps = Snapshots::load();
+        let pool = addr("58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2");
+        snaps.0.get_mut(&pool).expect("pool").owner = ids::SPL_TOKEN;
+        let e = derive(&c, wallet, Scope::All, &mut snaps).expect_err("refused");
+        assert!(
+            e.to_string().starts_with("routes[0].legs[0]: account 58oQ"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("its owner is Tokenkeg"), "{e}");
+        // An absent pool is named too.
+        snaps.0.remove(&pool);
+        let e = derive(&c, wallet, Scope::All, &mut snaps).expect_err("refused");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+
     #[test]
     fn the_ata_of_a_known_wallet_is_the_published_one() {
         // The USDC ATA of a wallet, as block explorers (and `spl-token address`) show it:

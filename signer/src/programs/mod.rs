@@ -38,6 +38,9 @@ pub mod ids {
     pub const SPL_TOKEN: Address = Address::from_str_const(programs::SPL_TOKEN);
     /// SPL Token-2022 program.
     pub const SPL_TOKEN_2022: Address = Address::from_str_const(programs::SPL_TOKEN_2022);
+    /// The wrapped-SOL mint.
+    pub const WSOL_MINT: Address =
+        Address::from_str_const("So11111111111111111111111111111111111111112");
     /// SPL Associated Token Account program.
     pub const ASSOCIATED_TOKEN: Address = Address::from_str_const(programs::ASSOCIATED_TOKEN);
     /// OpenBook (Serum v3 successor) DEX program, the market program of most v4 pools.
