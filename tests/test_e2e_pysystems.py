@@ -423,12 +423,8 @@ def addr(n: int) -> str:
 
 
 V4_ACCOUNTS = {
-    "amm": addr(10), "amm_authority": addr(11), "amm_open_orders": addr(12),
-    "amm_target_orders": addr(13), "pool_coin_token_account": addr(14),
-    "pool_pc_token_account": addr(15), "serum_program": addr(16), "serum_market": addr(17),
-    "serum_bids": addr(18), "serum_asks": addr(19), "serum_event_queue": addr(20),
-    "serum_coin_vault": addr(21), "serum_pc_vault": addr(22), "serum_vault_signer": addr(23),
-    "user_token_a": addr(2), "user_token_b": addr(3),
+    "amm": addr(10), "amm_authority": addr(11), "pool_coin_token_account": addr(14),
+    "pool_pc_token_account": addr(15), "user_token_a": addr(2), "user_token_b": addr(3),
 }  # fmt: skip
 WP_ACCOUNTS = {"whirlpool": addr(40), "token_vault_a": addr(41), "token_vault_b": addr(42),
                "oracle": addr(43), "user_token_a": addr(2), "user_token_b": addr(3)}  # fmt: skip

@@ -237,7 +237,7 @@ def decode_legs(tx: VersionedTransaction) -> list[tuple[str, int, int | None]]:
         if program in (COMPUTE_BUDGET, SYSTEM):
             continue
         if program == RAYDIUM_V4:
-            assert data[0] == 9  # SwapBaseIn
+            assert data[0] == 16  # SwapBaseInV2
             amount, min_out = struct.unpack_from("<QQ", data, 1)
             legs.append(("v4", amount, min_out))
         elif program == RAYDIUM_CPMM:

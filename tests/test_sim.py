@@ -107,9 +107,9 @@ def test_a_config_sets_the_pools_served(procs: Procs, tmp_path: Any) -> None:
     keys are ignored, a bad kind is refused by name."""
     import os
 
-    from phantom_pipeline.embedded import b58encode
+    from solders.pubkey import Pubkey
 
-    addr = [b58encode(os.urandom(32)) for _ in range(4)]
+    addr = [str(Pubkey(os.urandom(32))) for _ in range(4)]
     cfg = tmp_path / "pools.toml"
     cfg.write_text(
         "[feeder]\nendpoints = []\n"

@@ -247,14 +247,19 @@ pub struct LegConfig {
     /// Which side is sold; required for swaps.
     #[serde(default)]
     pub direction: Option<Direction>,
-    /// The program and instruction.
-    pub program: ProgramKind,
+    /// The program and instruction; absent: the program of the leg's pool (`kind`).
+    #[serde(default)]
+    pub program: Option<ProgramKind>,
     /// Overrides the program's mainnet id (local validators, forks).
     #[serde(default)]
     pub program_id: Option<Pubkey>,
-    /// Accounts by name; see [`ProgramKind::account_names`].
+    /// Accounts by name; see [`ProgramKind::account_names`]. On a leg whose pool has an
+    /// address, every account is derived (see [`crate::derive`]) and one given here
+    /// overrides the derived one, with a warning.
+    #[serde(default)]
     pub accounts: BTreeMap<String, Pubkey>,
-    /// Whirlpool legs: the pre-built tick-array sets, one per tick-array start index.
+    /// Whirlpool legs: explicit tick-array sets, one per tick-array start index. Derived
+    /// legs get theirs from the pool's current tick.
     #[serde(default)]
     pub tick_array_variants: Vec<TickArrayVariant>,
 }
@@ -285,9 +290,30 @@ struct FileView {
     signer: SignerConfig,
     #[serde(default)]
     routes: Vec<RouteConfig>,
-    /// The feeder owns the entries' contents; the signer checks only that each is a table.
+    /// The feeder owns the entries' contents; the signer reads only `kind` and `address`
+    /// (what a leg given by pool and direction is derived from).
     #[serde(default)]
-    pools: Vec<BTreeMap<String, IgnoredAny>>,
+    pools: Vec<PoolView>,
+}
+
+/// What the signer reads of one `[[pools]]` entry (the feeder checks the rest).
+#[derive(Deserialize)]
+struct PoolView {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, IgnoredAny>,
+}
+
+/// A `[[pools]]` entry as the signer knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolRef {
+    /// The program the pool belongs to (`kind`), when it is one the signer trades.
+    pub kind: Option<ProgramKind>,
+    /// The pool account (`address`), when given as a valid address.
+    pub address: Option<Address>,
 }
 
 /// The signer's validated view of the config file.
@@ -299,6 +325,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// Entries in `[[pools]]` (their contents are the feeder's).
     pub pool_count: usize,
+    /// Kind and address of each `[[pools]]` entry, by pool id.
+    pub pools: Vec<PoolRef>,
 }
 
 impl Config {
@@ -310,10 +338,31 @@ impl Config {
     /// Parses and validates a whole config file's text.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let view: FileView = phantom_config::parse(text)?;
+        let pools: Vec<PoolRef> = view
+            .pools
+            .iter()
+            .map(|p| PoolRef {
+                kind: p.kind.as_deref().and_then(ProgramKind::from_pool_kind),
+                address: p.address.as_deref().and_then(|a| Address::from_str(a).ok()),
+            })
+            .collect();
+        let mut routes = view.routes;
+        // A leg without `program` calls its pool's program.
+        for route in &mut routes {
+            for leg in &mut route.legs {
+                if leg.program.is_none() {
+                    leg.program = leg
+                        .pool
+                        .and_then(|p| pools.get(p as usize))
+                        .and_then(|p| p.kind);
+                }
+            }
+        }
         let config = Config {
             signer: view.signer,
-            routes: view.routes,
+            routes,
             pool_count: view.pools.len(),
+            pools,
         };
         config.validate()?;
         Ok(config)
@@ -340,9 +389,10 @@ impl Config {
         }
         for (i, route) in self.routes.iter().enumerate() {
             let key = format!("routes[{i}]");
-            route.validate(&key, self.pool_count)?;
+            route.validate(&key, &self.pools)?;
             if self.signer.mode == Mode::Live
                 && !route.is_cyclic()
+                && !route.ends_unknown(&self.pools)
                 && route.min_out_per_in_ppm.is_none()
             {
                 return Err(ConfigError::invalid(
@@ -529,7 +579,7 @@ impl fmt::Debug for SignerConfig {
 
 impl RouteConfig {
     /// Checks one route; `key` is its path (`routes[i]`).
-    pub fn validate(&self, key: &str, pool_count: usize) -> Result<(), ConfigError> {
+    pub fn validate(&self, key: &str, pools: &[PoolRef]) -> Result<(), ConfigError> {
         if self.legs.is_empty() || self.legs.len() > MAX_LEGS {
             return Err(ConfigError::invalid(
                 format!("{key}.legs"),
@@ -556,7 +606,7 @@ impl RouteConfig {
         }
         let mut variants = 1usize;
         for (j, leg) in self.legs.iter().enumerate() {
-            leg.validate(&format!("{key}.legs[{j}]"), pool_count)?;
+            leg.validate(&format!("{key}.legs[{j}]"), pools)?;
             variants = variants.saturating_mul(leg.tick_array_variants.len().max(1));
         }
         if variants > MAX_VARIANTS_PER_ROUTE {
@@ -568,7 +618,7 @@ impl RouteConfig {
                 ),
             ));
         }
-        if self.min_profit_raw > 0 && !self.is_cyclic() {
+        if self.min_profit_raw > 0 && !self.is_cyclic() && !self.ends_unknown(pools) {
             return Err(ConfigError::invalid(
                 format!("{key}.min_profit_raw"),
                 "applies to cyclic routes only (the last leg's destination account is not the \
@@ -599,6 +649,19 @@ impl RouteConfig {
 }
 
 impl RouteConfig {
+    /// Whether the first leg's source or the last leg's destination is not written in the
+    /// config but derived (then [`RouteConfig::is_cyclic`] is known only after derivation,
+    /// and the checks that need it run again on the derived config).
+    pub fn ends_unknown(&self, pools: &[PoolRef]) -> bool {
+        match (self.legs.first(), self.legs.last()) {
+            (Some(first), Some(last)) => {
+                (first.source().is_none() && first.is_derived(pools))
+                    || (last.destination().is_none() && last.is_derived(pools))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the route ends in the account it starts from: its last leg's destination user
     /// token account is its first leg's source account. Known from the accounts alone (v4
     /// and Whirlpool instructions carry no mint). A validated route has at least one leg.
@@ -614,9 +677,15 @@ impl RouteConfig {
 }
 
 impl LegConfig {
+    /// The program kind (resolved from the pool at parse time; validation refuses a leg
+    /// without one).
+    pub fn kind(&self) -> ProgramKind {
+        self.program.unwrap_or(ProgramKind::SplTransfer)
+    }
+
     /// The user token account this leg sells from (`None` if not configured).
     pub fn source(&self) -> Option<Pubkey> {
-        let name = match (self.program, self.direction) {
+        let name = match (self.kind(), self.direction) {
             (ProgramKind::SplTransfer, _) => "source",
             (_, Some(Direction::BToA)) => "user_token_b",
             (_, _) => "user_token_a",
@@ -626,7 +695,7 @@ impl LegConfig {
 
     /// The user token account this leg pays into (`None` if not configured).
     pub fn destination(&self) -> Option<Pubkey> {
-        let name = match (self.program, self.direction) {
+        let name = match (self.kind(), self.direction) {
             (ProgramKind::SplTransfer, _) => "destination",
             (_, Some(Direction::BToA)) => "user_token_a",
             (_, _) => "user_token_b",
@@ -634,10 +703,27 @@ impl LegConfig {
         self.accounts.get(name).copied()
     }
 
+    /// Whether this leg's accounts are derived from its pool (it has one with an address).
+    pub fn is_derived(&self, pools: &[PoolRef]) -> bool {
+        self.kind().is_swap()
+            && self
+                .pool
+                .and_then(|p| pools.get(p as usize))
+                .is_some_and(|p| p.address.is_some())
+    }
+
     /// Checks one leg; `key` is its path (`routes[i].legs[j]`).
-    pub fn validate(&self, key: &str, pool_count: usize) -> Result<(), ConfigError> {
-        let kind = self.program.name();
-        if self.program.is_swap() {
+    pub fn validate(&self, key: &str, pools: &[PoolRef]) -> Result<(), ConfigError> {
+        let pool_count = pools.len();
+        let Some(program) = self.program else {
+            return Err(ConfigError::invalid(
+                format!("{key}.program"),
+                "not given, and the leg's pool has no kind the signer trades \
+                 (raydium_amm_v4, raydium_cpmm, orca_whirlpool)",
+            ));
+        };
+        let kind = program.name();
+        if program.is_swap() {
             match self.pool {
                 None => {
                     return Err(ConfigError::invalid(
@@ -660,9 +746,26 @@ impl LegConfig {
                 ));
             }
         }
-        let names = self.program.account_names();
+        let derived = self.is_derived(pools);
+        if let Some(pool_kind) = self
+            .pool
+            .and_then(|p| pools.get(p as usize))
+            .and_then(|p| p.kind)
+        {
+            if program.is_swap() && pool_kind != program {
+                return Err(ConfigError::invalid(
+                    format!("{key}.program"),
+                    format!(
+                        "{kind}, but pool {} is a {} pool",
+                        self.pool.unwrap_or(0),
+                        pool_kind.name()
+                    ),
+                ));
+            }
+        }
+        let names = program.account_names();
         for name in names.required {
-            if !self.accounts.contains_key(*name) {
+            if !derived && !self.accounts.contains_key(*name) {
                 return Err(ConfigError::invalid(
                     format!("{key}.accounts.{name}"),
                     format!("required by {kind}"),
@@ -684,8 +787,8 @@ impl LegConfig {
                 ));
             }
         }
-        let is_whirlpool = self.program == ProgramKind::OrcaWhirlpool;
-        if is_whirlpool && self.tick_array_variants.is_empty() {
+        let is_whirlpool = program == ProgramKind::OrcaWhirlpool;
+        if is_whirlpool && !derived && self.tick_array_variants.is_empty() {
             return Err(ConfigError::invalid(
                 format!("{key}.tick_array_variants"),
                 "an orca_whirlpool leg needs at least one tick-array variant",
@@ -722,7 +825,7 @@ impl LegConfig {
     /// The program id this leg calls.
     pub fn program_id(&self) -> Address {
         self.program_id
-            .map_or_else(|| self.program.default_program_id(), |p| p.0)
+            .map_or_else(|| self.kind().default_program_id(), |p| p.0)
     }
 }
 
@@ -788,18 +891,8 @@ program = "raydium_amm_v4"
 [routes.legs.accounts]
 amm = "{a10}"
 amm_authority = "{a11}"
-amm_open_orders = "{a12}"
-amm_target_orders = "{a13}"
 pool_coin_token_account = "{a14}"
 pool_pc_token_account = "{a15}"
-serum_program = "{a16}"
-serum_market = "{a17}"
-serum_bids = "{a18}"
-serum_asks = "{a19}"
-serum_event_queue = "{a20}"
-serum_coin_vault = "{a21}"
-serum_pc_vault = "{a22}"
-serum_vault_signer = "{a23}"
 user_token_a = "{a2}"
 user_token_b = "{a3}"
 
@@ -858,18 +951,8 @@ destination = "{a3}"
             a4 = a(4),
             a10 = a(10),
             a11 = a(11),
-            a12 = a(12),
-            a13 = a(13),
             a14 = a(14),
             a15 = a(15),
-            a16 = a(16),
-            a17 = a(17),
-            a18 = a(18),
-            a19 = a(19),
-            a20 = a(20),
-            a21 = a(21),
-            a22 = a(22),
-            a23 = a(23),
             a30 = a(30),
             a31 = a(31),
             a32 = a(32),
@@ -906,11 +989,11 @@ destination = "{a3}"
         let r = &c.routes[0];
         assert_eq!(r.legs.len(), 3);
         assert_eq!(r.legs[1].direction, Some(Direction::BToA));
-        assert_eq!(r.legs[2].program, ProgramKind::OrcaWhirlpool);
+        assert_eq!(r.legs[2].program, Some(ProgramKind::OrcaWhirlpool));
         assert_eq!(r.legs[2].tick_array_variants.len(), 2);
         assert_eq!(r.address_lookup_tables[0].addresses.len(), 38);
         assert_eq!(r.legs[0].program_id(), crate::programs::ids::RAYDIUM_AMM_V4);
-        assert_eq!(c.routes[1].legs[0].program, ProgramKind::SplTransfer);
+        assert_eq!(c.routes[1].legs[0].program, Some(ProgramKind::SplTransfer));
     }
 
     #[test]
@@ -1006,11 +1089,15 @@ destination = "{a3}"
                 || e.key() == Some("routes[0].legs[1].accounts.observation"),
             "{e}"
         );
-        let text = sample_toml().replace("serum_bids = ", "serum_bidz = ");
+        // SwapBaseInV2 takes no OpenBook accounts: an old SwapBaseIn name is refused.
+        let text = sample_toml().replace(
+            "pool_pc_token_account = ",
+            "serum_bids = \"11111111111111111111111111111111\"\npool_pc_token_account = ",
+        );
         let e = err_of(&text);
-        assert!(
-            e.key()
-                .is_some_and(|k| k.starts_with("routes[0].legs[0].accounts.serum_bid")),
+        assert_eq!(
+            e.key(),
+            Some("routes[0].legs[0].accounts.serum_bids"),
             "{e}"
         );
     }

@@ -18,9 +18,12 @@
 
 use crate::blockhash::{spawn_refresher, BlockhashSource, RecentBlockhash};
 use crate::capture::{CaptureRecord, CaptureWriter};
+use crate::config::RouteConfig;
 use crate::config::{Config, Mode, SignerConfig, WaitMode};
+use crate::derive::{DerivedLeg, WhirlpoolFollow};
 use crate::ledger::{self, Ledger, LedgerError, Recovery};
 use crate::limits::{Context, EpochFence, Limits, Refusal, RouteRules};
+use crate::programs::orca_whirlpool;
 use crate::rpc::RpcClient;
 use crate::send::{self, Event, Lander, SendPool};
 use crate::signing::Signer;
@@ -28,12 +31,14 @@ use crate::template::{RouteTemplate, TemplateError, TradeFields, PACKET_DATA_SIZ
 use phantom_ringbuf::clock::{monotonic_ns, unix_ns};
 use phantom_ringbuf::control::{Control, SignerCounter, Writer};
 use phantom_ringbuf::names::segment_name;
+use phantom_ringbuf::records::PoolState;
 use phantom_ringbuf::records::{
     exec_error, exec_status, signer_mode, ExecReport, OrderIntent, StrategyBlock,
 };
 use phantom_ringbuf::ring::{Consumer, Producer, WaitStrategy};
 use phantom_ringbuf::schema::Record;
 use phantom_ringbuf::segment::SegmentError;
+use phantom_ringbuf::table::Table;
 use solana_address::Address;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -227,7 +232,30 @@ pub struct Engine {
     batch: Vec<OrderIntent>,
     summary: Summary,
     last_heartbeat_ns: u64,
+    /// Routes whose Whirlpool legs follow the current tick (by route id), and the pools
+    /// table their ticks are read from.
+    following: Vec<Option<Following>>,
+    pools: Option<Table<PoolState>>,
 }
+
+/// A route whose tick arrays follow its Whirlpool pools' current ticks: an intent with
+/// `tick_array_variant = 0` is signed with the template for the ticks in the pools table;
+/// when none was prepared, it is refused (`unsignable`) and the route's templates are
+/// rebuilt around the new ticks after the batch, off the per-intent path.
+#[derive(Clone, Debug)]
+pub struct Following {
+    /// The followed Whirlpool legs, in leg order.
+    pub legs: Vec<WhirlpoolFollow>,
+    /// The route as configured.
+    pub route: RouteConfig,
+    /// Its derived legs.
+    pub derived: Vec<Option<DerivedLeg>>,
+    /// Set when an intent found no template: rebuild around the current ticks.
+    pub rebuild: bool,
+}
+
+/// Most Whirlpool legs a route has (one per leg).
+const MAX_FOLLOWED: usize = crate::config::MAX_LEGS;
 
 impl Engine {
     /// Attaches the instance's segments and starts the background threads. `live` is the
@@ -334,6 +362,8 @@ impl Engine {
             (None, None)
         };
         Ok(Engine {
+            following: Vec::new(),
+            pools: None,
             cfg,
             templates,
             signer,
@@ -568,7 +598,83 @@ impl Engine {
             self.intents.release(1);
         }
         self.summary.intents += self.batch.len() as u64;
+        if self.following.iter().flatten().any(|f| f.rebuild) {
+            self.rebuild_templates();
+        }
         self.heartbeat(monotonic_ns());
+    }
+
+    /// Follows the current tick on the routes of `following` (by route id), reading the
+    /// instance's `pools` table.
+    pub fn follow(
+        &mut self,
+        instance: &str,
+        following: Vec<Option<Following>>,
+    ) -> Result<(), EngineError> {
+        if following.iter().any(Option::is_some) {
+            self.pools = Some(Table::<PoolState>::attach(
+                &segment_name(instance, "pools"),
+                None,
+            )?);
+        }
+        self.following = following;
+        Ok(())
+    }
+
+    /// The current tick of the followed legs of `route` (the pools table's, or the one
+    /// seen at derivation while the feeder has not published the pool yet).
+    fn current_ticks(&self, f: &Following, out: &mut [i32; MAX_FOLLOWED]) -> usize {
+        let n = f.legs.len().min(MAX_FOLLOWED);
+        for (k, leg) in f.legs.iter().take(n).enumerate() {
+            let entry = self
+                .pools
+                .as_ref()
+                .filter(|t| (leg.pool as usize) < t.capacity())
+                .and_then(|t| t.read(leg.pool as usize))
+                .filter(|e| e.updates > 0);
+            out[k] = entry.map_or(leg.tick_current, |e| e.tick_current);
+        }
+        n
+    }
+
+    /// The template of `route` for the current ticks; `None` when the route does not
+    /// follow ticks (the intent's variant is used as is) or when none was prepared.
+    fn current_variant(&self, route: usize) -> Option<u32> {
+        let f = self.following.get(route)?.as_ref()?;
+        let mut ticks = [0i32; MAX_FOLLOWED];
+        let n = self.current_ticks(f, &mut ticks);
+        let mut keys = [0i32; MAX_FOLLOWED];
+        for k in 0..n {
+            let leg = &f.legs[k];
+            keys[k] =
+                orca_whirlpool::tick_array_starts(ticks[k], leg.tick_spacing, leg.direction)[0];
+        }
+        self.templates[route].variant_for_start_ticks(&keys[..n])
+    }
+
+    /// Rebuilds the templates of routes whose intents found none for the current ticks.
+    fn rebuild_templates(&mut self) {
+        for r in 0..self.following.len() {
+            let Some(f) = self.following[r].as_ref().filter(|f| f.rebuild) else {
+                continue;
+            };
+            let mut ticks = [0i32; MAX_FOLLOWED];
+            let n = self.current_ticks(f, &mut ticks);
+            let route = crate::derive::resolve_route(&f.route, &f.derived, &ticks[..n]);
+            let payer = Address::new_from_array(self.signer.public_key());
+            match RouteTemplate::build(r as u32, &route, payer) {
+                Ok(t) => {
+                    tracing::info!(route_id = r, ticks = ?&ticks[..n], variants = t.variant_count(), "tick-array templates rebuilt");
+                    self.templates[r] = t;
+                }
+                Err(e) => {
+                    tracing::error!(route_id = r, error = %e, "tick-array templates not rebuilt")
+                }
+            }
+            if let Some(f) = self.following[r].as_mut() {
+                f.rebuild = false;
+            }
+        }
     }
 
     fn kill_switch_on(&self) -> bool {
@@ -621,7 +727,24 @@ impl Engine {
             self.reject(base, Refusal::BlockhashTooOld);
             return;
         };
-        let fields = TradeFields::from(intent);
+        let mut fields = TradeFields::from(intent);
+        if fields.variant == 0 {
+            if let Some(v) = self.current_variant(intent.route_id as usize) {
+                fields.variant = v;
+            } else if let Some(Some(f)) = self.following.get_mut(intent.route_id as usize) {
+                // The price left the prepared tick arrays: rebuilt after this batch.
+                f.rebuild = true;
+                tracing::info!(
+                    route_id = intent.route_id,
+                    intent_seq = intent.seq,
+                    "no template for the pool's current tick arrays: refused, rebuilding"
+                );
+                self.limits.refuse_accepted(Refusal::Unsignable);
+                self.ledger.finish();
+                self.reject(base, Refusal::Unsignable);
+                return;
+            }
+        }
         let template = &mut self.templates[intent.route_id as usize];
         let signed = template.sign_into(&fields, &blockhash.hash, &mut self.signer, &mut self.wire);
         let t_signed = monotonic_ns();

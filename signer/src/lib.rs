@@ -25,11 +25,13 @@
 pub mod blockhash;
 pub mod capture;
 pub mod config;
+pub mod derive;
 pub mod engine;
 pub mod keypair;
 pub mod ledger;
 pub mod limits;
 pub mod programs;
+pub mod routes;
 pub mod rpc;
 pub mod send;
 pub mod signing;

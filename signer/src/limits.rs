@@ -216,7 +216,7 @@ impl RouteRules {
     pub fn of(route: &RouteConfig) -> Self {
         let mut swap = [false; 3];
         for (j, leg) in route.legs.iter().take(3).enumerate() {
-            swap[j] = leg.program != ProgramKind::SplTransfer;
+            swap[j] = leg.kind() != ProgramKind::SplTransfer;
         }
         RouteRules {
             max_amount_in_raw: route.max_amount_in_raw,

@@ -3,7 +3,13 @@
 //! ```text
 //! phantom-signer --instance NAME --config FILE [--check-config] [--live] [--supervisor-pid PID]
 //! phantom-signer --generate-keypair PATH
+//! phantom-signer --config FILE --print-routes [--rpc URL] [--wallet PUBKEY]
 //! ```
+//!
+//! Legs given by pool and direction are derived at start from the first of
+//! `[signer].rpc_endpoints` (see `phantom_signer::derive`); `--print-routes` prints every
+//! route's accounts with their sources as JSON and exits 0, or 1 when they cannot be
+//! derived.
 //!
 //! Dry-run is the default; sending needs `mode = "live"` in the config *and* `--live`. The
 //! process disables core dumps before it touches the key, logs to stderr with `tracing`
@@ -16,6 +22,7 @@ use clap::Parser;
 use phantom_signer::config::{Config, ConfigError, Mode, SigningMode};
 use phantom_signer::engine::{build_templates, Engine};
 use phantom_signer::keypair::Keypair;
+use phantom_signer::routes;
 use phantom_signer::signing::Signer;
 use solana_address::Address;
 use std::path::{Path, PathBuf};
@@ -34,7 +41,7 @@ struct Args {
     #[arg(
         long,
         value_name = "NAME",
-        required_unless_present = "generate_keypair"
+        required_unless_present_any = ["generate_keypair", "print_routes"]
     )]
     instance: Option<String>,
     /// The pipeline's TOML config; the signer reads `[signer]`, `[[routes]]`, `[[pools]]`.
@@ -53,6 +60,17 @@ struct Args {
     /// Write a fresh keypair JSON file (mode 0600, never overwriting) and exit.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["check_config", "live", "instance", "config"])]
     generate_keypair: Option<PathBuf>,
+    /// Print every route's accounts, each with its source, as JSON (hand-written overrides
+    /// and missing wallet token accounts listed), and exit.
+    #[arg(long, conflicts_with_all = ["check_config", "live", "instance"])]
+    print_routes: bool,
+    /// The JSON-RPC endpoint pools are read from (default: the first of
+    /// `[signer].rpc_endpoints`).
+    #[arg(long, value_name = "URL")]
+    rpc: Option<String>,
+    /// The wallet whose token accounts are derived (default: the key file's public key).
+    #[arg(long, value_name = "PUBKEY", requires = "print_routes")]
+    wallet: Option<String>,
     /// The supervisor's pid: this process sets SIGTERM as its death signal and exits at
     /// once if its parent is not this pid (the supervisor died before it could ask).
     #[arg(long, value_name = "PID")]
@@ -93,6 +111,24 @@ fn run(args: Args) -> Result<(), String> {
         );
         return Ok(());
     }
+    if args.print_routes {
+        let Some(config_path) = &args.config else {
+            return Err("--print-routes needs --config".into());
+        };
+        let config = load_config(config_path)?;
+        let wallet = match &args.wallet {
+            Some(w) => w
+                .parse::<Address>()
+                .map_err(|_| format!("--wallet: {w:?} is not a base58 address"))?,
+            None => wallet_of(&config)?,
+        };
+        let rpc = rpc_url(&config, args.rpc.as_deref());
+        // Overrides and missing token accounts are in the report; judging them is the
+        // caller's (`phantom-pipeline routes --check`). Exit 1: not derived at all.
+        let (report, _clean) = routes::print_routes(&config, wallet, rpc.as_deref())?;
+        println!("{report}");
+        return Ok(());
+    }
     let (Some(instance), Some(config_path)) = (&args.instance, &args.config) else {
         return Err("--instance and --config are required".into());
     };
@@ -103,7 +139,7 @@ fn run(args: Args) -> Result<(), String> {
         if args.live {
             live_decision(config.signer.mode, true)?;
         }
-        check(&config)?;
+        check(&config, args.rpc.as_deref())?;
         println!(
             "{}: signer config OK ({} routes, mode {})",
             config_path.display(),
@@ -118,6 +154,10 @@ fn run(args: Args) -> Result<(), String> {
     }
     let live = live_decision(config.signer.mode, args.live)?;
     let keypair = load_key(&config)?;
+    let payer = keypair.pubkey();
+    let rpc = rpc_url(&config, args.rpc.as_deref());
+    let (config, following) =
+        routes::derive_at_start(&config, payer, rpc.as_deref(), live).map_err(|e| e.to_string())?;
     tracing::info!(instance = %instance, fee_payer = %keypair.pubkey(), "starting");
     let signer = match config.signer.signing {
         SigningMode::Rfc8032 => Signer::rfc8032(keypair.signing_key()),
@@ -129,6 +169,9 @@ fn run(args: Args) -> Result<(), String> {
     drop(keypair);
     install_signal_handlers().map_err(|e| format!("installing signal handlers: {e}"))?;
     let mut engine = Engine::new(&config, instance, live, signer).map_err(|e| e.to_string())?;
+    engine
+        .follow(instance, following)
+        .map_err(|e| e.to_string())?;
     let summary = engine.run(&STOP, live);
     drop(engine);
     tracing::info!(?summary, "stopped");
@@ -174,15 +217,57 @@ fn load_key(config: &Config) -> Result<Keypair, String> {
 
 /// Everything `--check-config` checks beyond parsing: the key file (permissions, shape) and
 /// that every route compiles into a transaction that fits a packet.
-fn check(config: &Config) -> Result<(), String> {
+fn check(config: &Config, rpc: Option<&str>) -> Result<(), String> {
     let payer = match &config.signer.keypair_path {
         Some(path) => Keypair::load(path)
             .map_err(|e| format!("signer.keypair_path: {e}"))?
             .pubkey(),
         None => Address::new_from_array([1; 32]),
     };
-    build_templates(config, payer).map_err(|e| e.to_string())?;
+    let rpc = rpc_url(config, rpc);
+    match routes::derive_at_start(config, payer, rpc.as_deref(), false) {
+        Ok((config, _)) => {
+            build_templates(&config, payer).map_err(|e| e.to_string())?;
+        }
+        Err(routes::StartError::Unreachable(e)) => {
+            // The config is checked; the derivation needs the RPC, which start needs too
+            // (and refuses to start without). Routes given in full are still built.
+            eprintln!(
+                "phantom-signer: warning: legs given by pool were not derived ({e}); \
+                 `phantom-pipeline routes --config FILE --check` derives them"
+            );
+            for (i, route) in config.routes.iter().enumerate() {
+                if route.legs.iter().any(|l| {
+                    l.is_derived(&config.pools) && phantom_signer::derive::needs_derivation(l)
+                }) {
+                    continue;
+                }
+                phantom_signer::template::RouteTemplate::build(i as u32, route, payer)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     Ok(())
+}
+
+/// The wallet of the key file (`--print-routes` without `--wallet`).
+fn wallet_of(config: &Config) -> Result<Address, String> {
+    match &config.signer.keypair_path {
+        Some(path) => Ok(Keypair::load(path)
+            .map_err(|e| format!("signer.keypair_path: {e}"))?
+            .pubkey()),
+        None => Err(
+            "no signer.keypair_path: pass --wallet PUBKEY to derive the wallet's token accounts"
+                .into(),
+        ),
+    }
+}
+
+/// `--rpc`, else the first of `[signer].rpc_endpoints`.
+fn rpc_url(config: &Config, flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| config.signer.rpc_endpoints.first().cloned())
 }
 
 fn init_logging() {

@@ -207,6 +207,30 @@ fn serialize_v0(m: &v0::Message) -> Serialized {
     }
 }
 
+/// Builds one leg's instruction from its named accounts (`tick_arrays`: Whirlpool legs).
+pub fn build_leg(
+    leg: &crate::config::LegConfig,
+    accounts: &BTreeMap<String, Address>,
+    payer: Address,
+    tick_arrays: [Address; 3],
+) -> Result<PatchableInstruction, programs::BuildError> {
+    let named = LegAccounts::new(leg.kind(), accounts);
+    let program_id = leg.program_id();
+    let direction = leg.direction.unwrap_or(programs::Direction::AToB);
+    match leg.kind() {
+        ProgramKind::RaydiumAmmV4 => {
+            programs::raydium_amm_v4::swap_base_in_v2(program_id, &named, payer, direction)
+        }
+        ProgramKind::RaydiumCpmm => {
+            programs::raydium_cpmm::swap_base_input(program_id, &named, payer, direction)
+        }
+        ProgramKind::OrcaWhirlpool => {
+            programs::orca_whirlpool::swap(program_id, &named, payer, direction, tick_arrays)
+        }
+        ProgramKind::SplTransfer => programs::spl_token::transfer(program_id, &named, payer),
+    }
+}
+
 /// Decodes a mixed-radix variant index into one choice per Whirlpool leg.
 fn variant_choices(mut v: usize, radices: &[usize]) -> Vec<usize> {
     radices
@@ -242,7 +266,7 @@ impl RouteTemplate {
             .collect();
         // Whirlpool legs in leg order, and how many variants each has.
         let whirlpool_legs: Vec<usize> = (0..route.legs.len())
-            .filter(|&j| route.legs[j].program == ProgramKind::OrcaWhirlpool)
+            .filter(|&j| route.legs[j].kind() == ProgramKind::OrcaWhirlpool)
             .collect();
         let radices: Vec<usize> = whirlpool_legs
             .iter()
@@ -264,34 +288,23 @@ impl RouteTemplate {
             ixs.push(programs::compute_budget::set_compute_unit_price());
             let mut start_ticks = Vec::with_capacity(whirlpool_legs.len());
             for (j, leg) in route.legs.iter().enumerate() {
-                let named = LegAccounts::new(leg.program, &accounts[j]);
-                let program_id = leg.program_id();
-                let direction = leg.direction.unwrap_or(programs::Direction::AToB);
-                let built = match leg.program {
-                    ProgramKind::RaydiumAmmV4 => {
-                        programs::raydium_amm_v4::swap_base_in(program_id, &named, payer, direction)
+                let arrays = if leg.kind() == ProgramKind::OrcaWhirlpool {
+                    let w = whirlpool_legs.iter().position(|&x| x == j).unwrap_or(0);
+                    let chosen = leg.tick_array_variants.get(choices[w]);
+                    start_ticks.push(chosen.map_or(0, |c| c.start_tick_index));
+                    chosen.map_or([Address::default(); 3], |c| {
+                        let get =
+                            |i: usize| c.tick_arrays.get(i).map_or(Address::default(), |a| a.0);
+                        [get(0), get(1), get(2)]
+                    })
+                } else {
+                    [Address::default(); 3]
+                };
+                let built = build_leg(leg, &accounts[j], payer, arrays).map_err(|source| {
+                    TemplateError::Build {
+                        key: format!("{key}.legs[{j}]"),
+                        source,
                     }
-                    ProgramKind::RaydiumCpmm => programs::raydium_cpmm::swap_base_input(
-                        program_id, &named, payer, direction,
-                    ),
-                    ProgramKind::OrcaWhirlpool => {
-                        let w = whirlpool_legs.iter().position(|&x| x == j).unwrap_or(0);
-                        let chosen = leg.tick_array_variants.get(choices[w]);
-                        let arrays = chosen.map_or([Address::default(); 3], |c| {
-                            let get =
-                                |i: usize| c.tick_arrays.get(i).map_or(Address::default(), |a| a.0);
-                            [get(0), get(1), get(2)]
-                        });
-                        start_ticks.push(chosen.map_or(0, |c| c.start_tick_index));
-                        programs::orca_whirlpool::swap(program_id, &named, payer, direction, arrays)
-                    }
-                    ProgramKind::SplTransfer => {
-                        programs::spl_token::transfer(program_id, &named, payer)
-                    }
-                }
-                .map_err(|source| TemplateError::Build {
-                    key: format!("{key}.legs[{j}]"),
-                    source,
                 })?;
                 ixs.push(built);
             }
@@ -507,13 +520,13 @@ mod tests {
         assert_eq!(
             ixs[2].data,
             [
-                &[9u8][..],
+                &[16u8][..],
                 &f.amount_in[0].to_le_bytes(),
                 &f.min_out[0].to_le_bytes()
             ]
             .concat()
         );
-        assert_eq!(ixs[2].accounts.len(), 18);
+        assert_eq!(ixs[2].accounts.len(), 8);
         assert_eq!(program(3), programs::ids::RAYDIUM_CPMM);
         assert_eq!(
             ixs[3].data,
@@ -624,24 +637,14 @@ mod tests {
                 .map(|&k| keys[k as usize])
                 .collect()
         };
-        // Raydium v4 SwapBaseIn, a_to_b: source = user_token_a (2), destination = b (3).
+        // Raydium v4 SwapBaseInV2, a_to_b: source = user_token_a (2), destination = b (3).
         let v4 = metas(2);
         let expect_v4 = [
             (programs::ids::SPL_TOKEN, false),
             (a(10), true),
             (a(11), false),
-            (a(12), true),
-            (a(13), true),
             (a(14), true),
             (a(15), true),
-            (a(16), false),
-            (a(17), true),
-            (a(18), true),
-            (a(19), true),
-            (a(20), true),
-            (a(21), true),
-            (a(22), true),
-            (a(23), false),
             (a(2), true),
             (a(3), true),
             (payer, true),
@@ -762,6 +765,20 @@ mod tests {
     fn three_leg_route_without_lookup_tables_is_refused_as_too_large() {
         let (mut config, _, payer) = setup();
         config.routes[0].address_lookup_tables.clear();
+        // Every account of every leg distinct (no sharing between legs).
+        let mut n = 100u8;
+        for leg in &mut config.routes[0].legs {
+            for v in leg.accounts.values_mut() {
+                *v = crate::config::Pubkey(Address::new_from_array([n; 32]));
+                n += 1;
+            }
+            for t in &mut leg.tick_array_variants {
+                for a in &mut t.tick_arrays {
+                    *a = crate::config::Pubkey(Address::new_from_array([n; 32]));
+                    n += 1;
+                }
+            }
+        }
         let e = RouteTemplate::build(0, &config.routes[0], payer).expect_err("too large");
         assert!(matches!(e, TemplateError::TooLarge { .. }), "{e}");
         assert!(e.to_string().starts_with("routes[0]: "), "{e}");

@@ -1,7 +1,8 @@
 """The ``phantom-pipeline`` command line (DESIGN §7).
 
 Commands: ``start`` (with the embedded default), ``status``, ``swap``, ``params``,
-``kill-switch``, ``stop``, ``inspect``, ``clean``, ``record``, ``replay``, ``sim`` and ``bench``.
+``kill-switch``, ``stop``, ``inspect``, ``clean``, ``record``, ``replay``, ``sim``, ``routes``
+and ``bench``.
 Human output uses rich; ``--json`` output is stable. Exit codes are non-zero on failure.
 """
 
@@ -577,6 +578,74 @@ def sim(port: int, rate: float, extra: tuple[str, ...]) -> None:
         _fail(str(e))
         return
     os.execv(exe, [exe, "--port", str(port), "--rate", str(rate), *extra])
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Instance config.",
+)  # fmt: skip
+@click.option("--rpc", default=None, help="JSON-RPC URL (default: signer.rpc_endpoints[0]).")
+@click.option("--wallet", default=None, help="Wallet pubkey (default: the key file's).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--check", is_flag=True, help="Exit 1 if an account is hand-written or missing.")
+def routes(
+    config_path: Path, rpc: str | None, wallet: str | None, as_json: bool, check: bool
+) -> None:
+    """Every route's accounts as the signer derives them from the pools and the wallet, each
+    with its source (pool:FIELD, pda:SEEDS, ata:OWNER,MINT,PROGRAM or config). Wraps
+    `phantom-signer --print-routes`: only the signer reads the key file."""
+    import subprocess
+
+    from phantom_pipeline.binaries import MissingExecutableError, executable
+
+    try:
+        exe = str(executable("phantom-signer"))
+    except MissingExecutableError as e:
+        _fail(str(e))
+        return
+    argv = [exe, "--config", str(config_path), "--print-routes"]
+    if rpc:
+        argv += ["--rpc", rpc]
+    if wallet:
+        argv += ["--wallet", wallet]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        _fail(out.stderr.strip().removeprefix("phantom-signer: ") or "phantom-signer failed", 2)
+        return
+    report = json.loads(out.stdout)
+    problems = [(r, p) for r in report["routes"] for p in (*r["overrides"], *r["missing"])]
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        render_routes(report)
+    if check and problems:
+        for route, p in problems:
+            what = (f"leg {p['leg']}: {p['name']} {p['address']} (mint {p['mint']}) does not "
+                    f"exist; create it with `{p['create']}`" if "create" in p
+                    else f"leg {p['leg']}: {p['name']} is hand-written ({p['configured']}), "
+                    f"derived: {p['derived']}")  # fmt: skip
+            err_console.print(f"[red]route {route['id']} ({route['name']}): {what}[/red]")
+        sys.exit(1)
+
+
+def render_routes(report: dict[str, Any]) -> None:
+    console.print(f"wallet {report['wallet']}")
+    for r in report["routes"]:
+        for j, leg in enumerate(r["legs"]):
+            t = Table(title=f"route {r['id']} {r['name']}: leg {j}, pool {leg['pool']}, "
+                      f"{leg['program']} {leg['direction']}")  # fmt: skip
+            for col in ("#", "name", "address", "w", "s", "source"):
+                t.add_column(col)
+            for a in leg["accounts"]:
+                t.add_row(str(a["index"]), a["name"], a["address"], "w" if a["writable"] else "",
+                          "s" if a["signer"] else "", a["source"])  # fmt: skip
+            console.print(t)
+        for p in r["overrides"]:
+            console.print(f"[yellow]override: leg {p['leg']} {p['name']}[/yellow]")
+        for p in r["missing"]:
+            console.print(f"[red]missing: leg {p['leg']} {p['name']} {p['address']}: "
+                          f"{p['create']}[/red]")  # fmt: skip
 
 
 def _feeder_only(

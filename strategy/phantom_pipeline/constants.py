@@ -20,6 +20,8 @@ _PREFIX: dict[str, str] = _C.pop("_prefix")
 
 GROUPS: dict[str, dict[str, int]] = _C
 PROGRAM_IDS: dict[str, str] = _native.program_ids()
+#: The Whirlpool program's sqrt-price bounds (Q64.64): the limits of unbounded swaps.
+WHIRLPOOL_MIN_SQRT_PRICE_X64, WHIRLPOOL_MAX_SQRT_PRICE_X64 = _native.whirlpool_sqrt_price_bounds()
 
 for _group, _prefix in _PREFIX.items():
     for _name, _value in GROUPS[_group].items():

@@ -6,115 +6,17 @@ WSOL/pump pair (both directions), and the signer in dry-run with a throwaway key
 ``phantom-signer --generate-keypair``, mode 0600, in the instance's private run directory),
 its blockhash refreshed from the simulator's JSON-RPC.
 
-The route accounts come from the pool account itself (its config, vaults, mints, token
-programs and observation account, at the offsets of Raydium CPMM's ``PoolState``) and the
-pool authority is derived as the program derives it, so the dry-run transactions are the
-ones a live run would send; only the trader's own token accounts (``user_token_a/b``) are
-placeholders, as a throwaway key has none.
+Each leg is given by pool and direction only: the signer derives every account (from the
+pool accounts it reads from the simulator's JSON-RPC, the programs' PDAs, and the throwaway
+wallet's associated token accounts), exactly as for a real config, so the dry-run
+transactions are the ones a live run would send.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
-
-from phantom_pipeline.constants import PROGRAM_IDS
-
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-RAYDIUM_CPMM = PROGRAM_IDS["RAYDIUM_CPMM"]
-
-
-def b58encode(b: bytes) -> str:
-    n = int.from_bytes(b, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "1" * (len(b) - len(b.lstrip(b"\0"))) + out
-
-
-def b58decode(s: str) -> bytes:
-    n = 0
-    for c in s:
-        n = n * 58 + B58.index(c)
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(s) - len(s.lstrip("1"))) + raw
-
-
-_P = 2**255 - 19
-_D = (-121665 * pow(121666, _P - 2, _P)) % _P
-
-
-def on_curve(b: bytes) -> bool:
-    """Whether 32 bytes decode to a point of edwards25519 (PDAs must not)."""
-    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
-    if y >= _P:
-        return False
-    u = (y * y - 1) % _P
-    v = (_D * y * y + 1) % _P
-    x2 = u * pow(v, _P - 2, _P) % _P
-    if x2 == 0:
-        return True
-    x = pow(x2, (_P + 3) // 8, _P)
-    if (x * x - x2) % _P != 0:
-        x = x * pow(2, (_P - 1) // 4, _P) % _P
-    return (x * x - x2) % _P == 0
-
-
-def find_program_address(seeds: list[bytes], program_id: bytes) -> tuple[bytes, int]:
-    """Solana's ``find_program_address``: the first off-curve address from bump 255 down."""
-    for bump in range(255, -1, -1):
-        h = hashlib.sha256(
-            b"".join(seeds) + bytes([bump]) + program_id + b"ProgramDerivedAddress"
-        ).digest()
-        if not on_curve(h):
-            return h, bump
-    raise ValueError("no program address found")
-
-
-def placeholder_address(tag: str) -> str:
-    """A deterministic off-curve address standing for an account the throwaway key lacks."""
-    addr, _ = find_program_address([b"phantom-placeholder", tag.encode()], b"\x01" * 32)
-    return b58encode(addr)
-
-
-def fetch_account(rpc: str, address: str) -> bytes:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo",
-            "params": [address, {"encoding": "base64"}]}  # fmt: skip
-    req = urllib.request.Request(
-        rpc, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        value = json.loads(r.read())["result"]["value"]
-    return base64.b64decode(value["data"][0])
-
-
-def cpmm_accounts(rpc: str, pool: str) -> dict[str, str]:
-    """A CPMM swap leg's accounts, read from the pool's ``PoolState``."""
-    d = fetch_account(rpc, pool)
-
-    def at(off: int) -> str:
-        return b58encode(d[off : off + 32])
-
-    authority, _ = find_program_address([b"vault_and_lp_mint_auth_seed"], b58decode(RAYDIUM_CPMM))
-    return {
-        "authority": b58encode(authority),
-        "amm_config": at(8),
-        "pool_state": pool,
-        "token_0_vault": at(72),
-        "token_1_vault": at(104),
-        "token_0_mint": at(168),
-        "token_1_mint": at(200),
-        "token_0_program": at(232),
-        "token_1_program": at(264),
-        "observation_state": at(296),
-        "user_token_a": placeholder_address("user_token_a"),
-        "user_token_b": placeholder_address("user_token_b"),
-    }
 
 
 def _toml_value(v: Any) -> str:
@@ -198,13 +100,10 @@ def default_config(
         if p["kind"] == "raydium_cpmm":
             lines += ["fee_numerator = 2500", "fee_denominator = 1000000"]
     if len(cpmm) == 2:
-        accounts = {i: cpmm_accounts(sim["rpc"], pools[i]["address"]) for i in cpmm}
         for first, second in (cpmm, cpmm[::-1]):
             lines += ["", "[[routes]]", f'name = "cpmm {first} -> {second}"',
                       "compute_unit_limit = 300000",
                       "max_amount_in_raw = 1000000000000"]  # fmt: skip
             for pool, direction in ((first, "a_to_b"), (second, "b_to_a")):
-                lines += ["[[routes.legs]]", f"pool = {pool}", f'direction = "{direction}"',
-                          'program = "raydium_cpmm"', "[routes.legs.accounts]"]  # fmt: skip
-                lines += [f"{k} = {json.dumps(v)}" for k, v in accounts[pool].items()]
+                lines += ["[[routes.legs]]", f"pool = {pool}", f'direction = "{direction}"']
     return "\n".join(lines) + "\n"

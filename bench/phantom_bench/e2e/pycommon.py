@@ -30,12 +30,18 @@ import struct
 import tomllib
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from time import monotonic_ns
 from typing import Any, Final
 
-from phantom_pipeline.embedded import b58decode
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+
+from phantom_pipeline.constants import (
+    WHIRLPOOL_MAX_SQRT_PRICE_X64,
+    WHIRLPOOL_MIN_SQRT_PRICE_X64,
+)
 
 # ----------------------------------------------------------------------------- constants
 
@@ -59,8 +65,9 @@ PROGRAM_IDS: Final = {
     "raydium_cpmm": "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
     "orca_whirlpool": "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc",
 }
-MIN_SQRT_PRICE_X64: Final = 4_295_048_016
-MAX_SQRT_PRICE_X64: Final = 79_226_673_515_401_279_992_447_640_767
+# The Whirlpool program's bounds, defined once (phantom_ringbuf::programs).
+MIN_SQRT_PRICE_X64: Final = WHIRLPOOL_MIN_SQRT_PRICE_X64
+MAX_SQRT_PRICE_X64: Final = WHIRLPOOL_MAX_SQRT_PRICE_X64
 
 #: A published pool state: (is_whirlpool, reserve_a, reserve_b, fee_num, fee_den,
 #: sqrt_price_lo, sqrt_price_hi, liquidity_lo, liquidity_hi).
@@ -188,11 +195,9 @@ def _address(v: Any, where: str) -> str:
     if not isinstance(v, str):
         raise E2EConfigError(f"{where}: expected a base58 address, got {v!r}")
     try:
-        raw = b58decode(v)
+        Pubkey.from_string(v)
     except ValueError:
-        raise E2EConfigError(f"{where}: {v!r} is not base58") from None
-    if len(raw) != 32:
-        raise E2EConfigError(f"{where}: {v!r} is not a 32-byte address")
+        raise E2EConfigError(f"{where}: {v!r} is not a base58 address of 32 bytes") from None
     return v
 
 
@@ -223,6 +228,9 @@ def parse_pools(raw: dict[str, Any]) -> tuple[PoolConfig, ...]:
 
 
 def parse_routes(raw: dict[str, Any], n_pools: int | None = None) -> tuple[RouteConfig, ...]:
+    """The routes; a leg without ``program`` takes its pool's ``kind``. A leg given by pool
+    and direction only has no accounts here: see :func:`derive_accounts`."""
+    kinds = [p.get("kind") if isinstance(p, dict) else None for p in raw.get("pools", [])]
     routes = []
     for r, route in enumerate(raw.get("routes", [])):
         key = f"routes[{r}]"
@@ -232,6 +240,8 @@ def parse_routes(raw: dict[str, Any], n_pools: int | None = None) -> tuple[Route
             lkey = f"{key}.legs[{j}]"
             leg = _table(leg, lkey)
             program = leg.get("program")
+            if program is None and isinstance(leg.get("pool"), int) and leg["pool"] < len(kinds):
+                program = kinds[leg["pool"]]
             if program not in PROGRAM_IDS:
                 raise E2EConfigError(f"{lkey}.program: {program!r} is not a swap program")
             pool = _int(leg.get("pool"), f"{lkey}.pool")
@@ -312,6 +322,37 @@ def read_keypair(path: Path) -> bytes:
     return bytes(values)
 
 
+def derive_accounts(path: Path, routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
+    """Fills the accounts of legs given by pool and direction from ``phantom-signer
+    --print-routes`` (the signer's derivation: the baselines sign the same accounts)."""
+    if all(leg.accounts for r in routes for leg in r.legs):
+        return routes
+    import subprocess
+
+    from phantom_pipeline.binaries import executable
+
+    out = subprocess.run([str(executable("phantom-signer")), "--config", str(path),
+                          "--print-routes"], capture_output=True, text=True, timeout=120,
+                         check=False)  # fmt: skip
+    if out.returncode != 0:
+        raise E2EConfigError(f"deriving the routes' accounts: {out.stderr.strip()}")
+    report = json.loads(out.stdout)["routes"]
+    resolved = []
+    for r, route in enumerate(routes):
+        legs = []
+        for j, leg in enumerate(route.legs):
+            got = report[r]["legs"][j]
+            arrays = leg.tick_arrays
+            if leg.program == "orca_whirlpool" and not leg.accounts:
+                by_name = {a["name"]: a["address"] for a in got["accounts"]}
+                arrays = (by_name["tick_array_0"], by_name["tick_array_1"],
+                          by_name["tick_array_2"])  # fmt: skip
+            legs.append(replace(leg, accounts=leg.accounts or dict(got["named"]),
+                                tick_arrays=arrays))  # fmt: skip
+        resolved.append(replace(route, legs=tuple(legs)))
+    return tuple(resolved)
+
+
 def load_config(path: Path) -> SystemConfig:
     raw = tomllib.loads(path.read_text())
     feeder = _table(raw.get("feeder", {}), "feeder")
@@ -329,7 +370,7 @@ def load_config(path: Path) -> SystemConfig:
         rpc=str(ep["rpc"]),
         commitment=str(feeder.get("commitment", "processed")),
         pools=pools,
-        routes=parse_routes(raw, len(pools)),
+        routes=derive_accounts(path, parse_routes(raw, len(pools))),
         params=parse_params(_table(strategy.get("params", {}), "strategy.params")),
         keypair=read_keypair(Path(signer["keypair_path"])),
         watched=watched_accounts(pools),
@@ -672,7 +713,7 @@ def rpc_call(url: str, method: str, params: list[Any], timeout: float = 30.0) ->
 def latest_blockhash(rpc: str) -> bytes:
     """``getLatestBlockhash`` (commitment confirmed, as the signer asks)."""
     result = rpc_call(rpc, "getLatestBlockhash", [{"commitment": "confirmed"}])
-    return b58decode(result["value"]["blockhash"])
+    return bytes(Hash.from_string(result["value"]["blockhash"]))
 
 
 def get_multiple_accounts(
@@ -950,22 +991,14 @@ class RouteBuilder:
             elif leg.program == "raydium_amm_v4":
                 src, dst = ((acc["user_token_a"], acc["user_token_b"]) if leg.a_to_b
                             else (acc["user_token_b"], acc["user_token_a"]))  # fmt: skip
+                # raydium-amm SwapBaseInV2 (tag 16): 8 accounts, no OpenBook market.
                 metas = [AccountMeta(token, False, False), AccountMeta(acc["amm"], False, True),
                          AccountMeta(acc["amm_authority"], False, False),
-                         AccountMeta(acc["amm_open_orders"], False, True)]  # fmt: skip
-                if "amm_target_orders" in acc:
-                    metas.append(AccountMeta(acc["amm_target_orders"], False, True))
-                for name, writable in (
-                    ("pool_coin_token_account", True), ("pool_pc_token_account", True),
-                    ("serum_program", False), ("serum_market", True), ("serum_bids", True),
-                    ("serum_asks", True), ("serum_event_queue", True),
-                    ("serum_coin_vault", True), ("serum_pc_vault", True),
-                    ("serum_vault_signer", False),
-                ):  # fmt: skip
-                    metas.append(AccountMeta(acc[name], False, writable))
-                metas += [AccountMeta(src, False, True), AccountMeta(dst, False, True),
-                          AccountMeta(payer, True, False)]  # fmt: skip
-                data = b"\x09" + data_args
+                         AccountMeta(acc["pool_coin_token_account"], False, True),
+                         AccountMeta(acc["pool_pc_token_account"], False, True),
+                         AccountMeta(src, False, True), AccountMeta(dst, False, True),
+                         AccountMeta(payer, True, False)]  # fmt: skip
+                data = b"\x10" + data_args
             else:  # orca_whirlpool
                 metas = [
                     AccountMeta(token, False, False),

@@ -2,6 +2,7 @@
 //! [--dump-tx N]`: the all-Rust single-thread baseline (see the library docs).
 //!
 //! Start-up: read the config (the feeder's, signer's and strategy's tables), load the key,
+//! derive the legs given by pool (as the signer does, from its first RPC endpoint),
 //! compile the route templates, fetch the latest blockhash once, connect to the FIRST feeder
 //! endpoint's WebSocket, subscribe as the feeder does (same requests, same order), wait for
 //! every confirmation, refetch the pool accounts with getMultipleAccounts, then print `READY`
@@ -159,7 +160,12 @@ fn run(args: &Args) -> Result<(), String> {
     let setup = Setup::load(&args.config)?;
     let signer = make_signer(&setup, args.signing)?;
     let payer = solana_address::Address::new_from_array(signer.public_key());
-    let templates = build_templates(&setup.signer, payer).map_err(|e| e.to_string())?;
+    // Legs given by pool are derived as the signer derives them (from its first endpoint).
+    let rpc = setup.signer.signer.rpc_endpoints.first().cloned();
+    let (resolved, _) =
+        phantom_signer::routes::derive_at_start(&setup.signer, payer, rpc.as_deref(), false)
+            .map_err(|e| e.to_string())?;
+    let templates = build_templates(&resolved, payer).map_err(|e| e.to_string())?;
     let blockhash = fetch_blockhash(&setup)?;
     let core = Core::new(
         setup.feeder.pools.len(),

@@ -36,6 +36,13 @@ pub mod ids {
     pub const ORCA_WHIRLPOOL: Address = Address::from_str_const(programs::ORCA_WHIRLPOOL);
     /// SPL Token program.
     pub const SPL_TOKEN: Address = Address::from_str_const(programs::SPL_TOKEN);
+    /// SPL Token-2022 program.
+    pub const SPL_TOKEN_2022: Address = Address::from_str_const(programs::SPL_TOKEN_2022);
+    /// The wrapped-SOL mint.
+    pub const WSOL_MINT: Address =
+        Address::from_str_const("So11111111111111111111111111111111111111112");
+    /// SPL Associated Token Account program.
+    pub const ASSOCIATED_TOKEN: Address = Address::from_str_const(programs::ASSOCIATED_TOKEN);
     /// OpenBook (Serum v3 successor) DEX program, the market program of most v4 pools.
     pub const OPENBOOK: Address = Address::from_str_const(programs::OPENBOOK);
     /// System program (lamport transfers: Jito tips).
@@ -58,7 +65,7 @@ pub enum Direction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgramKind {
-    /// Raydium AMM v4 `SwapBaseIn`.
+    /// Raydium AMM v4 `SwapBaseInV2`.
     RaydiumAmmV4,
     /// Raydium CPMM `swap_base_input`.
     RaydiumCpmm,
@@ -85,6 +92,16 @@ impl ProgramKind {
             ProgramKind::RaydiumCpmm => "raydium_cpmm",
             ProgramKind::OrcaWhirlpool => "orca_whirlpool",
             ProgramKind::SplTransfer => "spl_transfer",
+        }
+    }
+
+    /// The kind of a `[[pools]]` entry's `kind`, when it is a pool program.
+    pub fn from_pool_kind(kind: &str) -> Option<Self> {
+        match kind {
+            "raydium_amm_v4" => Some(ProgramKind::RaydiumAmmV4),
+            "raydium_cpmm" => Some(ProgramKind::RaydiumCpmm),
+            "orca_whirlpool" => Some(ProgramKind::OrcaWhirlpool),
+            _ => None,
         }
     }
 

@@ -15,10 +15,14 @@ use super::{anchor_discriminator, ids, AccountNames, BuildError, Direction, LegA
 use solana_address::Address;
 use solana_instruction::{AccountMeta, Instruction};
 
-/// Lowest sqrt price a Whirlpool accepts (Q64.64): the limit for an unbounded A→B swap.
-pub const MIN_SQRT_PRICE_X64: u128 = 4_295_048_016;
 /// Highest sqrt price (Q64.64): the limit for an unbounded B→A swap.
-pub const MAX_SQRT_PRICE_X64: u128 = 79_226_673_515_401_279_992_447_640_767;
+pub use phantom_ringbuf::programs::WHIRLPOOL_MAX_SQRT_PRICE_X64 as MAX_SQRT_PRICE_X64;
+/// Lowest sqrt price a Whirlpool accepts (Q64.64): the limit for an unbounded A→B swap.
+pub use phantom_ringbuf::programs::WHIRLPOOL_MIN_SQRT_PRICE_X64 as MIN_SQRT_PRICE_X64;
+/// Lowest tick a Whirlpool price may take.
+pub const MIN_TICK_INDEX: i32 = -443_636;
+/// Highest tick.
+pub const MAX_TICK_INDEX: i32 = 443_636;
 /// Ticks per tick array.
 pub const TICK_ARRAY_SIZE: i32 = 88;
 
@@ -35,7 +39,8 @@ pub const A_TO_B_OFFSET: usize = 41;
 /// Length of the data.
 pub const DATA_LEN: usize = 42;
 
-/// Account names of an `orca_whirlpool` leg (tick arrays come from `tick_array_variants`).
+/// Account names of an `orca_whirlpool` leg (tick arrays come from the pool's current tick,
+/// or from `tick_array_variants`).
 pub const ACCOUNT_NAMES: AccountNames = AccountNames {
     required: &[
         "whirlpool",
@@ -53,6 +58,48 @@ pub const ACCOUNT_NAMES: AccountNames = AccountNames {
 pub fn tick_array_start_index(tick: i32, tick_spacing: u16) -> i32 {
     let ticks_per_array = TICK_ARRAY_SIZE * i32::from(tick_spacing.max(1));
     tick.div_euclid(ticks_per_array) * ticks_per_array
+}
+
+/// The start indices of the three tick arrays a swap from `tick` in `direction` crosses, in
+/// swap order. As the Orca SDK's `getTickArrayPublicKeysForSwap`: a B→A swap starts from
+/// `tick + tick_spacing` (a price sitting on an array's last tick moves into the next one),
+/// and the arrays run down for A→B, up for B→A. Past the last array that exists, the last
+/// one is repeated.
+pub fn tick_array_starts(tick: i32, tick_spacing: u16, direction: Direction) -> [i32; 3] {
+    let spacing = i32::from(tick_spacing.max(1));
+    let per_array = TICK_ARRAY_SIZE * spacing;
+    let (shift, step) = match direction {
+        Direction::AToB => (0, -per_array),
+        Direction::BToA => (spacing, per_array),
+    };
+    let first = tick_array_start_index(tick.saturating_add(shift), tick_spacing);
+    let lowest = tick_array_start_index(MIN_TICK_INDEX, tick_spacing);
+    let highest = tick_array_start_index(MAX_TICK_INDEX, tick_spacing);
+    let mut out = [first; 3];
+    for i in 1..3 {
+        let next = out[i - 1] + step;
+        out[i] = if (lowest..=highest).contains(&next) {
+            next
+        } else {
+            out[i - 1]
+        };
+    }
+    out
+}
+
+/// The tick array PDA `["tick_array", whirlpool, start index as decimal text]`.
+pub fn tick_array_address(program_id: &Address, whirlpool: &Address, start: i32) -> Address {
+    let text = start.to_string();
+    Address::find_program_address(
+        &[b"tick_array", whirlpool.as_ref(), text.as_bytes()],
+        program_id,
+    )
+    .0
+}
+
+/// The oracle PDA `["oracle", whirlpool]`.
+pub fn oracle_address(program_id: &Address, whirlpool: &Address) -> Address {
+    Address::find_program_address(&[b"oracle", whirlpool.as_ref()], program_id).0
 }
 
 /// Builds `swap` (exact input, no price limit beyond the pool's bounds) for `authority`
@@ -103,6 +150,25 @@ pub fn swap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_array_starts_shift_with_direction() {
+        // spacing 4: 352 ticks per array.
+        assert_eq!(
+            tick_array_starts(-18835, 4, Direction::AToB),
+            [-19008, -19360, -19712]
+        );
+        assert_eq!(
+            tick_array_starts(-18835, 4, Direction::BToA),
+            [-19008, -18656, -18304]
+        );
+        // On the array's last usable tick, B→A starts in the next array.
+        assert_eq!(tick_array_starts(-18660, 4, Direction::BToA)[0], -18656);
+        assert_eq!(tick_array_starts(-18660, 4, Direction::AToB)[0], -19008);
+        // At the top, the last array repeats.
+        let top = tick_array_starts(MAX_TICK_INDEX, 64, Direction::BToA);
+        assert_eq!(top[1], top[0]);
+    }
 
     #[test]
     fn tick_array_start_index_rounds_toward_negative_infinity() {

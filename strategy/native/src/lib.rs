@@ -405,6 +405,16 @@ fn program_ids(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// The Whirlpool program's sqrt-price bounds (Q64.64), `(min, max)`: the price limits of
+/// swaps bounded only by the pool ([`phantom_ringbuf::programs`]).
+#[pyfunction]
+fn whirlpool_sqrt_price_bounds() -> (u128, u128) {
+    (
+        phantom_ringbuf::programs::WHIRLPOOL_MIN_SQRT_PRICE_X64,
+        phantom_ringbuf::programs::WHIRLPOOL_MAX_SQRT_PRICE_X64,
+    )
+}
+
 /// The [`wait_step`](phantom_ringbuf::ring::wait_step) the Rust adaptive wait takes after
 /// its `i`-th empty check (compared with numba's `ringops.adaptive_step` by the tests).
 #[pyfunction]
@@ -571,6 +581,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema, m)?)?;
     m.add_function(wrap_pyfunction!(constants, m)?)?;
     m.add_function(wrap_pyfunction!(program_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(whirlpool_sqrt_price_bounds, m)?)?;
     m.add_function(wrap_pyfunction!(landlock_abi, m)?)?;
     m.add_function(wrap_pyfunction!(sandbox_filesystem, m)?)?;
     m.add_function(wrap_pyfunction!(sandbox_syscalls, m)?)?;
