@@ -5,7 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod layouts;
 pub mod market;
+pub mod pda;
 pub mod pubsub;
 pub mod rpc;
 pub mod sendlog;
