@@ -12,4 +12,5 @@ pub mod pubsub;
 pub mod rpc;
 pub mod sendlog;
 pub mod state;
+pub mod svm;
 pub mod world;

@@ -5,6 +5,11 @@
 //! (Raydium AMM v4, Raydium CPMM, Orca Whirlpool) and move: each pair follows a random-walk
 //! fair price, pools of a pair are noisy around it and now and then dislocated, slots advance
 //! every `--slot-ms`. Prints one JSON line with the endpoints and the pools when ready.
+//!
+//! With `--programs DIR` transactions execute on the real programs in an embedded SVM
+//! (`phantom_sim::svm`); a program without a binary is modelled, and the ready line says
+//! which (`"executed"`, `"modelled"`). `--fund-wallet PUBKEY` gives a trader lamports and a
+//! funded associated token account for every mint.
 
 use clap::Parser;
 use phantom_ringbuf::clock::monotonic_ns;
@@ -12,7 +17,7 @@ use phantom_sim::codec;
 use phantom_sim::market::{Market, MarketParams, PoolModel, SimPool};
 use phantom_sim::state::{Account, Event, State};
 use phantom_sim::world::{self, WorldPool};
-use phantom_sim::{pubsub, rpc, sendlog};
+use phantom_sim::{pubsub, rpc, sendlog, svm};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +133,29 @@ struct Args {
     /// once if its parent is not this pid (the supervisor died before it could ask).
     #[arg(long, value_name = "PID")]
     supervisor_pid: Option<u32>,
+    /// Execute transactions on the real programs: the directory of their binaries
+    /// (`raydium_cp_swap.so`, `whirlpool.so`, `raydium_amm_v4.so`; those present are loaded
+    /// into an embedded SVM, the others are modelled).
+    #[arg(long, value_name = "DIR")]
+    programs: Option<PathBuf>,
+    /// The Python interpreter of the SVM executor (it needs `solders` >= 0.29).
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Give this wallet 1 000 SOL and, for every mint of the world, a token account with a
+    /// million tokens at its associated token account address (repeatable).
+    #[arg(long, value_name = "PUBKEY", value_parser = parse_address)]
+    fund_wallet: Vec<[u8; 32]>,
+    /// One more token account of the (first) --fund-wallet at ADDRESS, of MINT, funded like
+    /// its ATAs: for routes that name accounts other than the ATAs (repeatable).
+    #[arg(long, value_name = "ADDRESS:MINT", value_parser = parse_token_account)]
+    fund_token_account: Vec<([u8; 32], [u8; 32])>,
+}
+
+fn parse_token_account(s: &str) -> Result<([u8; 32], [u8; 32]), String> {
+    let (a, m) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected ADDRESS:MINT"))?;
+    Ok((codec::address(a)?, codec::address(m)?))
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -161,6 +189,32 @@ fn apply(world_pool: &WorldPool, pool: &SimPool, state: &State, out: &mut Vec<us
                 );
                 state.set_data(idx, data);
                 out.push(idx);
+            }
+        }
+    }
+}
+
+/// Re-read a pool's model state from its accounts (a landed transaction may have moved it).
+fn resync(pool: &mut SimPool, world_pool: &WorldPool, state: &State) {
+    match pool.model {
+        PoolModel::ConstantProduct => {
+            let amount = |k: usize| {
+                state_account(state, world_pool.accounts[k])
+                    .and_then(|a| codec::token_amount(&a.data))
+            };
+            if let (Some(a), Some(b)) = (amount(1), amount(2)) {
+                pool.reserve_a = a.max(1);
+                pool.reserve_b = b.max(1);
+            }
+        }
+        PoolModel::Concentrated => {
+            if let Some((liquidity, sqrt_price_x64, tick)) =
+                state_account(state, world_pool.accounts[0])
+                    .and_then(|a| codec::whirlpool_price(&a.data))
+            {
+                pool.liquidity = liquidity;
+                pool.sqrt_price_x64 = sqrt_price_x64;
+                pool.tick = tick;
             }
         }
     }
@@ -246,6 +300,10 @@ fn drive(
             std::thread::sleep(Duration::from_nanos(due - now));
             continue;
         }
+        // Trades landed through sendTransaction moved pools: the walk goes on from there.
+        for (pool, wp) in market.pools.iter_mut().zip(&pools) {
+            resync(pool, wp, &state);
+        }
         let i = market.step();
         steps += 1;
         apply(&pools[i], &market.pools[i], &state, &mut changed);
@@ -278,12 +336,47 @@ fn main() -> ExitCode {
         Some(p) => world::specs_from_config(p),
         None => world::default_specs(),
     };
-    let world = match specs.and_then(|s| world::build(&s)) {
+    let mut world = match specs.and_then(|s| world::build(&s)) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("phantom-sim: cannot build the market: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    if !args.fund_token_account.is_empty() && args.fund_wallet.is_empty() {
+        eprintln!("phantom-sim: --fund-token-account needs --fund-wallet (the account's owner)");
+        return ExitCode::FAILURE;
+    }
+    for (i, wallet) in args.fund_wallet.iter().enumerate() {
+        let extra = if i == 0 {
+            &args.fund_token_account[..]
+        } else {
+            &[]
+        };
+        if let Err(e) = world::fund_wallet(&mut world, wallet, extra) {
+            eprintln!("phantom-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let programs = match &args.programs {
+        Some(dir) => match svm::programs_in(dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("phantom-sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let svm = match programs {
+        Some(p) => match svm::Svm::start(&args.python, p) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                eprintln!("phantom-sim: cannot start the SVM: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -295,7 +388,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args, world)) {
+    match rt.block_on(run(args, world, svm)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("phantom-sim: {e}");
@@ -304,7 +397,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, world: world::World) -> Result<(), String> {
+async fn run(args: Args, world: world::World, svm: Option<Arc<svm::Svm>>) -> Result<(), String> {
     let ws_port = if args.port == 0 {
         0
     } else {
@@ -349,14 +442,31 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         stats.clone(),
         log,
     ));
-    let rpc_state = state.clone();
+    // Pool programs of the world: executed when their binary is loaded, else modelled.
+    let mut executed = Vec::new();
+    let mut modelled = Vec::new();
+    for (_, id, name) in svm::known_programs() {
+        if !world.pools.iter().any(|p| p.kind.name() == name) {
+            continue;
+        }
+        match &svm {
+            Some(s) if s.programs.iter().any(|p| p.id == id) => executed.push(name),
+            _ => modelled.push((id, name)),
+        }
+    }
+    let rpc_ctx = Arc::new(rpc::Ctx {
+        state: state.clone(),
+        svm,
+        modelled: modelled.clone(),
+        events: tx.clone(),
+    });
     let rpc_stall = Duration::from_millis(args.rpc_stall_ms);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = http.accept().await else {
                 continue;
             };
-            let st = rpc_state.clone();
+            let st = rpc_ctx.clone();
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let svc = hyper::service::service_fn(move |req| {
@@ -389,7 +499,9 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         .collect();
     println!(
         "{}",
-        serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"), "pools": pools_json})
+        serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"),
+            "pools": pools_json, "executed": executed,
+            "modelled": modelled.iter().map(|(_, n)| *n).collect::<Vec<_>>()})
     );
     let params = MarketParams {
         volatility: args.volatility,
