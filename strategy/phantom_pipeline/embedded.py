@@ -145,6 +145,33 @@ DEFAULT_LIMITS: dict[str, int] = {
 }
 
 
+# The mints of the WSOL/pump pair the simulator's CPMM pools trade (its mainnet snapshot):
+# the trader's token accounts the routes name (user_token_a/b) hold these.
+CPMM_PAIR_MINTS = (
+    "So11111111111111111111111111111111111111112",
+    "73edX6xoGY4v5y2hzuKdrUbJXLntqgmo74au1Ki1pump",
+)
+
+
+def keypair_pubkey(keypair: Path) -> str:
+    """The public key (base58) of a Solana keypair JSON file (64 bytes: secret, public)."""
+    raw = json.loads(keypair.read_text())
+    if not isinstance(raw, list) or len(raw) != 64:
+        raise ValueError(f"{keypair}: not a Solana keypair file (64 numbers)")
+    return b58encode(bytes(raw[32:]))
+
+
+def funding_args(keypair: Path) -> list[str]:
+    """``phantom-sim`` arguments that fund the key's wallet: lamports and a token account
+    per mint at its associated token account addresses (``--fund-wallet``), and the token
+    accounts the routes name in place of the trader's (``user_token_a/b``), so the embedded
+    default's transactions can execute."""
+    args = ["--fund-wallet", keypair_pubkey(keypair)]
+    for tag, mint in zip(("user_token_a", "user_token_b"), CPMM_PAIR_MINTS, strict=True):
+        args += ["--fund-token-account", f"{placeholder_address(tag)}:{mint}"]
+    return args
+
+
 def default_config(
     sim: dict[str, Any],
     run_dir: Path,
@@ -152,10 +179,12 @@ def default_config(
     *,
     wait: str | None = None,
     limits: dict[str, int] | None = None,
+    mode: str = "dry-run",
 ) -> str:
     """The embedded default's config for a running simulator (its ready line ``sim``).
     ``wait`` sets the wait strategy of all three processes; ``limits`` overrides signer
-    limits (the benchmark lifts them so that every opportunity is signed)."""
+    limits (the benchmark lifts them so that every opportunity is signed); ``mode`` is the
+    signer's (``"dry-run"`` or ``"preflight"``)."""
     pools = sim["pools"]
     waits = [f'wait = "{wait}"'] if wait else []
     lim = {**DEFAULT_LIMITS, **(limits or {})}
@@ -174,7 +203,7 @@ def default_config(
         *waits,
         "",
         "[signer]",
-        'mode = "dry-run"',
+        f"mode = {json.dumps(mode)}",
         f"keypair_path = {json.dumps(str(keypair))}",
         f"rpc_endpoints = [{json.dumps(sim['rpc'])}]",
         f"capture_path = {json.dumps(str(run_dir / 'capture.jsonl'))}",
