@@ -314,25 +314,30 @@ def test_whirlpool_swaps_execute_and_fail_for_their_reasons(
     assert custom_error(v) == ANCHOR_ACCOUNT_NOT_INITIALIZED, v
 
 
+@pytest.mark.parametrize(
+    ("kind", "big"), [("raydium_cpmm", 50 * 10**9), ("orca_whirlpool", 20_000 * 10**9)]
+)
 def test_a_sent_swap_moves_the_pool_notifies_and_a_trade_priced_before_loses(
-    svm_sim: dict[str, Any], wallet: Keypair
+    svm_sim: dict[str, Any], wallet: Keypair, kind: str, big: int
 ) -> None:
     """An intent within its limits on the pool as it was fails once another trade moved it;
     the trade that moved it landed, changed the vaults, and subscribers were told."""
     rpc: Rpc = svm_sim["rpc_client"]
-    pool = pools_of(svm_sim, "raydium_cpmm")[0]
+    pool = pools_of(svm_sim, kind)[0]
+    swap = cpmm_swap if kind == "raydium_cpmm" else whirlpool_swap
     d = rpc.data(pool)
-    vault_a, vault_b = at(d, 72), at(d, 104)
-    mine = cpmm_swap(rpc, wallet, pool, True, 10**9, 1)
-    v = simulate(rpc, tx(rpc, wallet, mine), accounts={"addresses": [str(mine.accounts[5].pubkey)]})
+    vault_a, vault_b = (
+        (at(d, 72), at(d, 104)) if kind == "raydium_cpmm" else (at(d, 133), at(d, 213))
+    )
+    mine = swap(rpc, wallet, pool, True, 10**9, 1)
+    out = mine.accounts[5].pubkey  # the output (token b) account in both layouts
+    v = simulate(rpc, tx(rpc, wallet, mine), accounts={"addresses": [str(out)]})
     quote = struct.unpack_from("<Q", base64.b64decode(v["accounts"][0]["data"][0]), 64)[0]
-    quote -= rpc.amount(mine.accounts[5].pubkey)
+    quote -= rpc.amount(out)
     # Within limits: 0.5 % slippage allowed on the quote.
     min_out = quote * 995 // 1000
-    assert (
-        simulate(rpc, tx(rpc, wallet, cpmm_swap(rpc, wallet, pool, True, 10**9, min_out)))["err"]
-        is None
-    )
+    ok = simulate(rpc, tx(rpc, wallet, swap(rpc, wallet, pool, True, 10**9, min_out)))
+    assert ok["err"] is None, ok["logs"]
     before = (rpc.amount(vault_a), rpc.amount(vault_b))
 
     async def send_and_watch() -> dict[str, int]:
@@ -341,9 +346,9 @@ def test_a_sent_swap_moves_the_pool_notifies_and_a_trade_priced_before_loses(
                 await ws.send(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "accountSubscribe",
                                           "params": [str(v), {"encoding": "base64"}]}))  # fmt: skip
                 await asyncio.wait_for(ws.recv(), timeout=60)
-            # Another trade lands first: 50 WSOL sold into the pool.
-            big = cpmm_swap(rpc, wallet, pool, True, 50 * 10**9, 1)
-            r = await asyncio.to_thread(rpc, "sendTransaction", tx(rpc, wallet, big),
+            # Another trade lands first: a large sale of token a into the pool.
+            r = await asyncio.to_thread(rpc, "sendTransaction",
+                                        tx(rpc, wallet, swap(rpc, wallet, pool, True, big, 1)),
                                         {"encoding": "base64"})  # fmt: skip
             assert "result" in r, r
             seen: dict[str, int] = {}
@@ -356,11 +361,14 @@ def test_a_sent_swap_moves_the_pool_notifies_and_a_trade_priced_before_loses(
 
     seen = asyncio.run(send_and_watch())
     after = (rpc.amount(vault_a), rpc.amount(vault_b))
-    assert after[0] == before[0] + 50 * 10**9
+    assert after[0] == before[0] + big
     assert after[1] < before[1]
     assert sorted(seen.values()) == sorted(after)
-    v = simulate(rpc, tx(rpc, wallet, cpmm_swap(rpc, wallet, pool, True, 10**9, min_out)))
-    assert custom_error(v) == CPMM_EXCEEDED_SLIPPAGE, v
+    v = simulate(rpc, tx(rpc, wallet, swap(rpc, wallet, pool, True, 10**9, min_out)))
+    slippage = (
+        CPMM_EXCEEDED_SLIPPAGE if kind == "raydium_cpmm" else WHIRLPOOL_AMOUNT_OUT_BELOW_MINIMUM
+    )
+    assert custom_error(v) == slippage, v
 
 
 def test_without_programs_every_reply_says_it_is_modelled(procs: Procs, wallet: Keypair) -> None:
