@@ -38,7 +38,7 @@ class RecordingProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 call = json.loads(body)
                 if isinstance(call, dict) and call.get("method") == "simulateTransaction":
