@@ -193,7 +193,7 @@ mod tests {
                 t_signed_ns: 99,
                 hops: [1, 2, 3, 4, 5],
                 tx: vec![1, 2, 3],
-            preflight: None,
+                preflight: None,
             });
         }
         assert_eq!(w.finish().expect("finish"), 100);

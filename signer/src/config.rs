@@ -1103,10 +1103,7 @@ destination = "{a3}"
         assert_ne!(none, pre);
         assert_eq!(err_of(&none).key(), Some("signer.rpc_endpoints"));
         let zero = pre.replacen("skip_preflight = true", "preflight_max_per_second = 0", 1);
-        assert_eq!(
-            err_of(&zero).key(),
-            Some("signer.preflight_max_per_second")
-        );
+        assert_eq!(err_of(&zero).key(), Some("signer.preflight_max_per_second"));
     }
 
     #[test]

@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(reason(&err, &logs), "ExceededSlippage");
         assert!(is_slippage(&reason(&err, &logs)));
         assert_eq!(reason(&err, &[]), "InstructionError.Custom.6005");
-        assert_eq!(reason(&json!("BlockhashNotFound"), &[]), "BlockhashNotFound");
+        assert_eq!(
+            reason(&json!("BlockhashNotFound"), &[]),
+            "BlockhashNotFound"
+        );
         assert_eq!(
             reason(
                 &json!({"InstructionError": [1, "ExternalAccountDataModified"]}),
@@ -351,9 +354,11 @@ mod tests {
 
     #[test]
     fn the_counts_have_the_status_shape() {
-        let mut s = Stats::default();
-        s.ok = 3;
-        s.units = vec![30, 10, 20];
+        let mut s = Stats {
+            ok: 3,
+            units: vec![30, 10, 20],
+            ..Stats::default()
+        };
         s.failed.insert("ExceededSlippage".into(), 2);
         s.routes.insert(
             1,
