@@ -27,7 +27,7 @@ from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from conftest import REPO, Procs
+from conftest import REPO, Procs, wait_until
 from phantom_pipeline.binaries import executable
 
 PROGRAMS = Path(os.environ.get("PHANTOM_PROGRAMS", REPO.parent / "shared" / "programs"))
@@ -369,6 +369,40 @@ def test_a_sent_swap_moves_the_pool_notifies_and_a_trade_priced_before_loses(
         CPMM_EXCEEDED_SLIPPAGE if kind == "raydium_cpmm" else WHIRLPOOL_AMOUNT_OUT_BELOW_MINIMUM
     )
     assert custom_error(v) == slippage, v
+
+
+def test_the_walk_is_other_traders_swaps_executed_on_the_programs(procs: Procs) -> None:
+    """Only a swap the program executed writes a CPMM observation or grows a Whirlpool's
+    fee accumulators: the walk's moves of executed pools are such swaps, by the trader the
+    ready line names."""
+    p = procs.start([str(executable("phantom-sim")), "--port", "0", "--slot-ms", "100",
+                     "--trades-per-second", "100", "--programs", str(PROGRAMS)])  # fmt: skip
+    assert p.stdout is not None
+    ready = json.loads(p.stdout.readline())
+    rpc = Rpc(ready["rpc"])
+    trader = Pubkey.from_string(ready["trader"])
+    cpmm = [rpc.data(a) for a in pools_of(ready, "raydium_cpmm")]
+    observations = [at(d, 296) for d in cpmm]
+    obs0 = [rpc.data(o) for o in observations]
+    wp = pools_of(ready, "orca_whirlpool")[0]
+    fees0 = rpc.data(wp)[165:181] + rpc.data(wp)[245:261]
+    pump_ata = ata(trader, TOKEN_2022, at(cpmm[0], 200))
+    pump0 = rpc.amount(pump_ata)
+
+    def traded() -> bool:
+        d = rpc.data(wp)
+        return (
+            all(rpc.data(o) != o0 for o, o0 in zip(observations, obs0, strict=True))
+            and d[165:181] + d[245:261] != fees0
+            and rpc.amount(pump_ata) != pump0
+        )
+
+    wait_until(traded, timeout=120, what="the walk's swaps on both CPMM pools and the Whirlpool")
+    # Each observation names its own pool (the program wrote it; the pools are distinct).
+    assert [at(rpc.data(o), 11) for o in observations] == [
+        Pubkey.from_string(a) for a in pools_of(ready, "raydium_cpmm")
+    ]
+    p.kill()
 
 
 def test_without_programs_every_reply_says_it_is_modelled(procs: Procs, wallet: Keypair) -> None:

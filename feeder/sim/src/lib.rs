@@ -13,4 +13,5 @@ pub mod rpc;
 pub mod sendlog;
 pub mod state;
 pub mod svm;
+pub mod traders;
 pub mod world;

@@ -16,6 +16,7 @@ use phantom_ringbuf::clock::monotonic_ns;
 use phantom_sim::codec;
 use phantom_sim::market::{Market, MarketParams, PoolModel, SimPool};
 use phantom_sim::state::{Account, Event, State};
+use phantom_sim::traders::Trader;
 use phantom_sim::world::{self, WorldPool};
 use phantom_sim::{pubsub, rpc, sendlog, svm};
 use std::net::SocketAddr;
@@ -149,6 +150,10 @@ struct Args {
     /// its ATAs: for routes that name accounts other than the ATAs (repeatable).
     #[arg(long, value_name = "ADDRESS:MINT", value_parser = parse_token_account)]
     fund_token_account: Vec<([u8; 32], [u8; 32])>,
+    /// With --programs: the walk's moves of executed pools are other traders' swaps,
+    /// executed on the programs; the market steps at most this many times a second.
+    #[arg(long, default_value_t = 50.0)]
+    trades_per_second: f64,
 }
 
 fn parse_token_account(s: &str) -> Result<([u8; 32], [u8; 32]), String> {
@@ -224,6 +229,52 @@ fn state_account(state: &State, idx: usize) -> Option<Arc<Account>> {
     state.account_at(idx)
 }
 
+/// The walk's executor: the SVM and the trader whose swaps move executed pools.
+struct Trading {
+    svm: Arc<svm::Svm>,
+    trader: Trader,
+    /// Per pool: executed (its program's binary is loaded) or modelled.
+    executed: Vec<bool>,
+    failures: u64,
+}
+
+impl Trading {
+    /// Moves pool `i` to the walk's target by a swap on the program; returns the accounts
+    /// it changed.
+    fn trade(&mut self, state: &State, pool: &WorldPool, target: &SimPool) -> Vec<usize> {
+        let Some(wire) = self.trader.trade(state, pool, target) else {
+            return Vec::new();
+        };
+        match self.svm.execute(state, &wire, true, false, None) {
+            Ok(o) if o.err.is_null() => o
+                .changed
+                .iter()
+                .filter_map(|a| state.index_of(&a.address))
+                .collect(),
+            Ok(o) => {
+                self.failures += 1;
+                if self.failures.is_power_of_two() {
+                    eprintln!(
+                        "phantom-sim: a trader's swap on {} failed ({} so far): {} {:?}",
+                        pool.name,
+                        self.failures,
+                        o.err,
+                        o.logs.iter().rev().take(4).collect::<Vec<_>>()
+                    );
+                }
+                Vec::new()
+            }
+            Err(e) => {
+                self.failures += 1;
+                if self.failures.is_power_of_two() {
+                    eprintln!("phantom-sim: a trader's swap on {}: {e}", pool.name);
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
 fn drive(
     mut market: Market,
     pools: Vec<WorldPool>,
@@ -231,6 +282,7 @@ fn drive(
     tx: broadcast::Sender<Event>,
     args: &Args,
     stats: &pubsub::Stats,
+    mut trading: Option<Trading>,
 ) {
     if args.start_on_stdin {
         let mut line = String::new();
@@ -291,8 +343,11 @@ fn drive(
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
-        // Pace notifications at --rate.
-        let due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
+        // Pace notifications at --rate (and executed trades at --trades-per-second).
+        let mut due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
+        if trading.is_some() {
+            due = due.max(start + (steps as f64 * 1e9 / args.trades_per_second.max(1e-3)) as u64);
+        }
         if now < due {
             // Sleep, never spin: a spinning simulator would take a core from the system it
             // feeds (a benchmark's subject). A late wake-up is caught up with a burst; the send
@@ -306,7 +361,12 @@ fn drive(
         }
         let i = market.step();
         steps += 1;
-        apply(&pools[i], &market.pools[i], &state, &mut changed);
+        match &mut trading {
+            Some(t) if t.executed[i] => {
+                changed = t.trade(&state, &pools[i], &market.pools[i]);
+            }
+            _ => apply(&pools[i], &market.pools[i], &state, &mut changed),
+        }
         for &idx in &changed {
             if let Some(account) = state.account_at(idx) {
                 let _ = tx.send(Event::Account {
@@ -388,7 +448,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args, world, svm)) {
+    // The walk's trader, funded like a --fund-wallet, when there is something to execute.
+    let trader = match &svm {
+        Some(_) => {
+            let t = Trader::new(args.seed);
+            // Deep pockets: a 2 % move of the mainnet Whirlpool's liquidity takes ~3 M USDC.
+            if let Err(e) = world::fund_wallet_with(&mut world, &t.address, &[], 1_000_000_000) {
+                eprintln!("phantom-sim: the trader: {e}");
+                return ExitCode::FAILURE;
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    match rt.block_on(run(args, world, svm, trader)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("phantom-sim: {e}");
@@ -397,7 +470,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, world: world::World, svm: Option<Arc<svm::Svm>>) -> Result<(), String> {
+async fn run(
+    args: Args,
+    world: world::World,
+    svm: Option<Arc<svm::Svm>>,
+    trader: Option<Trader>,
+) -> Result<(), String> {
     let ws_port = if args.port == 0 {
         0
     } else {
@@ -454,6 +532,22 @@ async fn run(args: Args, world: world::World, svm: Option<Arc<svm::Svm>>) -> Res
             _ => modelled.push((id, name)),
         }
     }
+    let trader_address = trader
+        .as_ref()
+        .map(|t| bs58::encode(t.address).into_string());
+    let trading = match (&svm, trader) {
+        (Some(s), Some(trader)) => Some(Trading {
+            svm: s.clone(),
+            executed: world
+                .pools
+                .iter()
+                .map(|p| executed.contains(&p.kind.name()))
+                .collect(),
+            trader,
+            failures: 0,
+        }),
+        _ => None,
+    };
     let rpc_ctx = Arc::new(rpc::Ctx {
         state: state.clone(),
         svm,
@@ -500,7 +594,7 @@ async fn run(args: Args, world: world::World, svm: Option<Arc<svm::Svm>>) -> Res
     println!(
         "{}",
         serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"),
-            "pools": pools_json, "executed": executed,
+            "pools": pools_json, "executed": executed, "trader": trader_address,
             "modelled": modelled.iter().map(|(_, n)| *n).collect::<Vec<_>>()})
     );
     let params = MarketParams {
@@ -509,11 +603,28 @@ async fn run(args: Args, world: world::World, svm: Option<Arc<svm::Svm>>) -> Res
         dislocation_probability: args.dislocation_probability,
         dislocation: args.dislocation,
     };
-    let market = Market::new(world.sim, params, args.seed);
+    let mut market = Market::new(world.sim, params, args.seed);
+    if let Some(t) = &trading {
+        // Executed pools move only by trades: a pair's fair price starts at one of them, so
+        // the walk does not ask them to jump to another snapshot's price.
+        for (i, executed) in t.executed.iter().enumerate() {
+            if *executed {
+                market.anchor(i);
+            }
+        }
+    }
     let driver_state = state.clone();
     let hold = args.hold;
     let driver = std::thread::spawn(move || {
-        drive(market, world.pools, driver_state, tx.clone(), &args, &stats);
+        drive(
+            market,
+            world.pools,
+            driver_state,
+            tx.clone(),
+            &args,
+            &stats,
+            trading,
+        );
         tx // the channel stays open while held: connections keep sending what is queued
     });
     let tx = tokio::task::spawn_blocking(move || driver.join())

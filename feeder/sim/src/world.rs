@@ -365,7 +365,9 @@ pub fn build(specs: &[PoolSpec]) -> Result<World, String> {
                                 data: codec::new_token_account(
                                     &mint,
                                     &spec.address,
-                                    1_000_000_000_000,
+                                    // Deep enough for the walk's trades on a
+                                    // mainnet-sized liquidity (100 M tokens).
+                                    100_000_000 * 1_000_000_000,
                                 ),
                             }
                         };
@@ -602,6 +604,16 @@ pub fn fund_wallet(
     wallet: &Address,
     extra: &[(Address, Address)],
 ) -> Result<Vec<(Address, Address)>, String> {
+    fund_wallet_with(world, wallet, extra, FUND_TOKENS)
+}
+
+/// [`fund_wallet`] with `tokens` whole tokens of every mint.
+pub fn fund_wallet_with(
+    world: &mut World,
+    wallet: &Address,
+    extra: &[(Address, Address)],
+    tokens: u64,
+) -> Result<Vec<(Address, Address)>, String> {
     let b58 = |a: &Address| bs58::encode(a).into_string();
     let taken = |world: &World, a: &Address| world.accounts.iter().any(|x| x.address == *a);
     if taken(world, wallet) {
@@ -645,7 +657,7 @@ pub fn fund_wallet(
                 b58(&m.address)
             ));
         }
-        let amount = FUND_TOKENS.saturating_mul(10u64.saturating_pow(u32::from(m.decimals)));
+        let amount = tokens.saturating_mul(10u64.saturating_pow(u32::from(m.decimals)));
         let (data, lamports) = layouts::token_account(&m.address, wallet, amount);
         world.accounts.push(Account {
             address,
