@@ -178,7 +178,7 @@ def wallet() -> Keypair:
 @pytest.fixture
 def svm_sim(procs: Procs, wallet: Keypair) -> Iterator[dict[str, Any]]:
     # Quiet market (no random walk between the cases' reads and executions): --steps 0.
-    p = procs.start([str(executable("phantom-sim")), "--port", "0", "--slot-ms", "100",
+    p = procs.start([str(executable("phantom-sim")), "--port", "0",
                      "--steps", "0", "--programs", str(PROGRAMS),
                      "--fund-wallet", str(wallet.pubkey())])  # fmt: skip
     assert p.stdout is not None
@@ -375,7 +375,7 @@ def test_the_walk_is_other_traders_swaps_executed_on_the_programs(procs: Procs) 
     """Only a swap the program executed writes a CPMM observation or grows a Whirlpool's
     fee accumulators: the walk's moves of executed pools are such swaps, by the trader the
     ready line names."""
-    p = procs.start([str(executable("phantom-sim")), "--port", "0", "--slot-ms", "100",
+    p = procs.start([str(executable("phantom-sim")), "--port", "0",
                      "--trades-per-second", "100", "--programs", str(PROGRAMS)])  # fmt: skip
     assert p.stdout is not None
     ready = json.loads(p.stdout.readline())

@@ -272,11 +272,11 @@ impl Svm {
             ),
         };
         if commit {
+            // Written back into the state; the next sync copies them into the VM again
+            // (redundant, but a write by another thread meanwhile is never skipped).
             for a in &changed {
                 state.put(a.clone());
             }
-            // What was just written came from the VM: no need to copy it back.
-            ex.synced = state.changed_since(u64::MAX).1;
         }
         Ok(Outcome {
             err: v.get("err").cloned().unwrap_or(Value::Null),
