@@ -319,7 +319,7 @@ def _embedded_default(
     if not line:
         raise OSError(f"the simulator did not start: see {directory / 'sim.log'}")
     ready = json.loads(line)
-    if ready.get("modelled"):
+    if programs and ready.get("modelled"):
         err_console.print("simulator: modelled (not executed): " + ", ".join(ready["modelled"]))
     path = directory / "embedded-default.toml"
     write_private(path, default_config(ready, directory, key,

@@ -145,14 +145,6 @@ DEFAULT_LIMITS: dict[str, int] = {
 }
 
 
-# The mints of the WSOL/pump pair the simulator's CPMM pools trade (its mainnet snapshot):
-# the trader's token accounts the routes name (user_token_a/b) hold these.
-CPMM_PAIR_MINTS = (
-    "So11111111111111111111111111111111111111112",
-    "73edX6xoGY4v5y2hzuKdrUbJXLntqgmo74au1Ki1pump",
-)
-
-
 def keypair_pubkey(keypair: Path) -> str:
     """The public key (base58) of a Solana keypair JSON file (64 bytes: secret, public)."""
     raw = json.loads(keypair.read_text())
@@ -167,8 +159,12 @@ def funding_args(keypair: Path) -> list[str]:
     accounts the routes name in place of the trader's (``user_token_a/b``), so the embedded
     default's transactions can execute."""
     args = ["--fund-wallet", keypair_pubkey(keypair)]
-    for tag, mint in zip(("user_token_a", "user_token_b"), CPMM_PAIR_MINTS, strict=True):
-        args += ["--fund-token-account", f"{placeholder_address(tag)}:{mint}"]
+    for side in ("a", "b"):
+        # The CPMM pools' token a / b mint, as the simulator's world has it.
+        args += [
+            "--fund-token-account",
+            f"{placeholder_address('user_token_' + side)}:raydium_cpmm.{side}",
+        ]
     return args
 
 

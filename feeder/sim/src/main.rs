@@ -147,20 +147,37 @@ struct Args {
     #[arg(long, value_name = "PUBKEY", value_parser = parse_address)]
     fund_wallet: Vec<[u8; 32]>,
     /// One more token account of the (first) --fund-wallet at ADDRESS, of MINT, funded like
-    /// its ATAs: for routes that name accounts other than the ATAs (repeatable).
+    /// its ATAs: for routes that name accounts other than the ATAs (repeatable). MINT is an
+    /// address, or KIND.a / KIND.b: the token a / b mint of the first pool of KIND
+    /// (e.g. raydium_cpmm.a).
     #[arg(long, value_name = "ADDRESS:MINT", value_parser = parse_token_account)]
-    fund_token_account: Vec<([u8; 32], [u8; 32])>,
+    fund_token_account: Vec<([u8; 32], MintRef)>,
     /// With --programs: the walk's moves of executed pools are other traders' swaps,
     /// executed on the programs; the market steps at most this many times a second.
     #[arg(long, default_value_t = 50.0)]
     trades_per_second: f64,
 }
 
-fn parse_token_account(s: &str) -> Result<([u8; 32], [u8; 32]), String> {
+/// A mint named on the command line.
+#[derive(Debug, Clone, Copy)]
+enum MintRef {
+    /// By address.
+    Address([u8; 32]),
+    /// Token a (0) or b (1) of the first pool of a kind.
+    Side(world::Kind, usize),
+}
+
+fn parse_token_account(s: &str) -> Result<([u8; 32], MintRef), String> {
     let (a, m) = s
         .split_once(':')
         .ok_or_else(|| format!("{s:?}: expected ADDRESS:MINT"))?;
-    Ok((codec::address(a)?, codec::address(m)?))
+    let mint = match m.rsplit_once('.') {
+        Some((kind, side @ ("a" | "b"))) => {
+            MintRef::Side(world::Kind::parse(kind)?, usize::from(side == "b"))
+        }
+        _ => MintRef::Address(codec::address(m)?),
+    };
+    Ok((codec::address(a)?, mint))
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -407,12 +424,22 @@ fn main() -> ExitCode {
         eprintln!("phantom-sim: --fund-token-account needs --fund-wallet (the account's owner)");
         return ExitCode::FAILURE;
     }
-    for (i, wallet) in args.fund_wallet.iter().enumerate() {
-        let extra = if i == 0 {
-            &args.fund_token_account[..]
-        } else {
-            &[]
+    let mut extra = Vec::new();
+    for (address, mint) in &args.fund_token_account {
+        let mint = match *mint {
+            MintRef::Address(m) => Some(m),
+            MintRef::Side(kind, side) => world::pool_mint(&world, kind, side),
         };
+        match mint {
+            Some(m) => extra.push((*address, m)),
+            None => {
+                eprintln!("phantom-sim: --fund-token-account: the world has no pool of that kind");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for (i, wallet) in args.fund_wallet.iter().enumerate() {
+        let extra = if i == 0 { &extra[..] } else { &[] };
         if let Err(e) = world::fund_wallet(&mut world, wallet, extra) {
             eprintln!("phantom-sim: {e}");
             return ExitCode::FAILURE;

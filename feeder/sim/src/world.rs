@@ -589,6 +589,19 @@ fn support_accounts(
     Ok(out)
 }
 
+/// The token a (`side` 0) or b (1) mint of the world's first pool of `kind`.
+pub fn pool_mint(world: &World, kind: Kind, side: usize) -> Option<Address> {
+    let pool = world.pools.iter().find(|p| p.kind == kind)?;
+    let offsets = match kind {
+        Kind::RaydiumCpmm => [168, 200],
+        Kind::OrcaWhirlpool => [101, 181],
+        Kind::RaydiumAmmV4 => [400, 432],
+    };
+    let data = &world.accounts.get(pool.accounts[0])?.data;
+    let off = *offsets.get(side)?;
+    data.get(off..off + 32)?.try_into().ok()
+}
+
 /// Raw units of every mint a funded wallet gets (a million whole tokens).
 pub const FUND_TOKENS: u64 = 1_000_000;
 /// Lamports a funded wallet gets for fees and rent (1 000 SOL).
@@ -770,6 +783,14 @@ mod tests {
                 Some(FUND_TOKENS * 10u64.pow(u32::from(m.decimals)))
             );
         }
+        assert_eq!(
+            pool_mint(&w, Kind::RaydiumCpmm, 0),
+            Some(pda::native_mint())
+        );
+        assert_eq!(
+            pool_mint(&w, Kind::RaydiumCpmm, 1).map(|m| bs58::encode(m).into_string()),
+            Some("73edX6xoGY4v5y2hzuKdrUbJXLntqgmo74au1Ki1pump".into())
+        );
         let e = fund_wallet(&mut w, &wallet, &[]).expect_err("twice");
         assert!(e.contains("already a world account"), "{e}");
         let e = fund_wallet(
