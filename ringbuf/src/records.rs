@@ -416,6 +416,8 @@ named_consts! {
         DRY_RUN = 1,
         /// Sends to the network.
         LIVE = 2,
+        /// Signs and simulates (`simulateTransaction`), sends nothing.
+        PREFLIGHT = 3,
     }
 }
 

@@ -3,7 +3,9 @@
 //! `{"epoch", "intent_seq", "tick_seq", "route_id", "signature" (base58), "tx" (base64 of the
 //! wire bytes), "t_signed_ns"}`, plus the intent's hop times (`t_tick_recv_ns`,
 //! `t_tick_pub_ns`, `t_strategy_read_ns`, `t_intent_ns`, `t_intent_read_ns`) so latency can
-//! be followed per transaction. In dry-run the hot path only moves the wire bytes into a
+//! be followed per transaction. In preflight mode each line also has `preflight`: the
+//! simulation's `{err, units_consumed, logs_tail}` (or `{skipped: true}`; see
+//! [`crate::preflight`]). In dry-run the hot path only moves the wire bytes into a
 //! channel; a writer thread encodes and writes them through a buffer, flushing whenever the
 //! channel runs dry (so a reader sees every line soon after it is signed) and when the signer
 //! stops. Live, [`CaptureWriter::write_now`] writes the line with one `write(2)` before the
@@ -37,11 +39,13 @@ pub struct CaptureRecord {
     pub hops: [u64; 5],
     /// Wire bytes.
     pub tx: Vec<u8>,
+    /// Preflight mode: what the simulation said.
+    pub preflight: Option<serde_json::Value>,
 }
 
 /// One JSON line, newline included.
 fn encode(r: &CaptureRecord) -> Vec<u8> {
-    let line = json!({
+    let mut line = json!({
         "epoch": r.epoch,
         "intent_seq": r.intent_seq,
         "tick_seq": r.tick_seq,
@@ -55,6 +59,9 @@ fn encode(r: &CaptureRecord) -> Vec<u8> {
         "t_intent_ns": r.hops[3],
         "t_intent_read_ns": r.hops[4],
     });
+    if let Some(p) = &r.preflight {
+        line["preflight"] = p.clone();
+    }
     let mut out = line.to_string().into_bytes();
     out.push(b'\n');
     out
@@ -119,6 +126,12 @@ impl CaptureWriter {
         &self.path
     }
 
+    /// Another handle on the writer thread's queue (the preflight thread's); the thread ends
+    /// once every handle is dropped and [`CaptureWriter::finish`] is called.
+    pub fn sender(&self) -> Option<Sender<CaptureRecord>> {
+        self.tx.clone()
+    }
+
     /// Queues `record` for writing; never blocks.
     pub fn record(&self, record: CaptureRecord) {
         if let Some(tx) = &self.tx {
@@ -180,6 +193,7 @@ mod tests {
                 t_signed_ns: 99,
                 hops: [1, 2, 3, 4, 5],
                 tx: vec![1, 2, 3],
+                preflight: None,
             });
         }
         assert_eq!(w.finish().expect("finish"), 100);
@@ -223,6 +237,7 @@ mod tests {
             t_signed_ns: 1,
             hops: [0; 5],
             tx: vec![4],
+            preflight: None,
         })
         .expect("write");
         let text = std::fs::read_to_string(&path).expect("read");

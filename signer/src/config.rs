@@ -66,6 +66,10 @@ pub enum Mode {
     DryRun,
     /// Send; also needs `--live` on the command line.
     Live,
+    /// Sign, then simulate each transaction through `simulateTransaction` (signature
+    /// zeroed, `sigVerify: false`) on the first RPC endpoint; send nothing
+    /// ([`crate::preflight`]).
+    Preflight,
 }
 
 /// How transactions are signed (see [`crate::signing`]).
@@ -79,6 +83,9 @@ pub enum SigningMode {
     PrecomputedNonce,
 }
 
+fn default_preflight_max_per_second() -> u32 {
+    5
+}
 fn default_true() -> bool {
     true
 }
@@ -126,9 +133,13 @@ pub enum WaitMode {
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignerConfig {
-    /// `"dry-run"` (default) or `"live"`.
+    /// `"dry-run"` (default), `"preflight"` or `"live"`.
     #[serde(default)]
     pub mode: Mode,
+    /// Preflight mode: transactions simulated per second at most; the rest are counted as
+    /// skipped.
+    #[serde(default = "default_preflight_max_per_second")]
+    pub preflight_max_per_second: u32,
     /// Solana keypair JSON file (must not be group/world readable). Absent: a throwaway key,
     /// allowed in dry-run only.
     #[serde(default)]
@@ -459,6 +470,20 @@ impl SignerConfig {
                 ));
             }
         }
+        if self.mode == Mode::Preflight {
+            if self.rpc_endpoints.is_empty() {
+                return Err(ConfigError::invalid(
+                    "signer.rpc_endpoints",
+                    "mode = \"preflight\" simulates on the first RPC endpoint: give one",
+                ));
+            }
+            if self.preflight_max_per_second == 0 {
+                return Err(ConfigError::invalid(
+                    "signer.preflight_max_per_second",
+                    "must be at least 1 (preflight would simulate nothing)",
+                ));
+            }
+        }
         for (i, url) in self.rpc_endpoints.iter().enumerate() {
             let key = format!("signer.rpc_endpoints[{i}]");
             check_endpoint(&key, url)?;
@@ -554,6 +579,7 @@ impl fmt::Debug for SignerConfig {
         let endpoints: Vec<String> = self.rpc_endpoints.iter().map(|u| redact_url(u)).collect();
         f.debug_struct("SignerConfig")
             .field("mode", &self.mode)
+            .field("preflight_max_per_second", &self.preflight_max_per_second)
             .field("keypair_path", &self.keypair_path)
             .field("rpc_endpoints", &endpoints)
             .field(
@@ -1148,6 +1174,23 @@ destination = "{a3}"
             let e = err_of(&text);
             assert_eq!(e.key(), Some(*key), "{from} -> {to}: {e}");
         }
+    }
+
+    #[test]
+    fn preflight_needs_an_endpoint_and_a_rate() {
+        let pre = sample_toml().replacen("mode = \"dry-run\"", "mode = \"preflight\"", 1);
+        let c = Config::from_toml_str(&pre).expect("preflight config");
+        assert_eq!(c.signer.mode, Mode::Preflight);
+        assert_eq!(c.signer.preflight_max_per_second, 5, "the default");
+        let none = pre.replacen(
+            "rpc_endpoints = [\"http://127.0.0.1:8899\", \"https://rpc.example.com/?api-key=SECRETKEY\"]",
+            "rpc_endpoints = []",
+            1,
+        );
+        assert_ne!(none, pre);
+        assert_eq!(err_of(&none).key(), Some("signer.rpc_endpoints"));
+        let zero = pre.replacen("skip_preflight = true", "preflight_max_per_second = 0", 1);
+        assert_eq!(err_of(&zero).key(), Some("signer.preflight_max_per_second"));
     }
 
     #[test]

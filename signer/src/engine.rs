@@ -23,6 +23,7 @@ use crate::config::{Config, Mode, SignerConfig, WaitMode};
 use crate::derive::{DerivedLeg, WhirlpoolFollow};
 use crate::ledger::{self, Ledger, LedgerError, Recovery};
 use crate::limits::{Context, EpochFence, Limits, Refusal, RouteRules};
+use crate::preflight::Preflight;
 use crate::programs::orca_whirlpool;
 use crate::rpc::RpcClient;
 use crate::send::{self, Event, Lander, SendPool};
@@ -217,6 +218,8 @@ pub struct Engine {
     blockhash_thread: Option<JoinHandle<()>>,
     kill_file: Option<KillFile>,
     capture: Option<CaptureWriter>,
+    /// Preflight mode: the simulating thread (off the hot path).
+    preflight: Option<Preflight>,
     ledger: Ledger,
     /// What the ledger rebuilt; its in-flight intents are reported when the loop starts.
     recovery: Option<Recovery>,
@@ -349,6 +352,20 @@ impl Engine {
             ),
             None => None,
         };
+        let preflight = match (live, cfg.mode, cfg.rpc_endpoints.first()) {
+            (false, Mode::Preflight, Some(endpoint)) => Some(
+                Preflight::start(
+                    endpoint,
+                    Duration::from_millis(cfg.send_timeout_ms),
+                    cfg.preflight_max_per_second,
+                    config.routes.iter().map(|r| r.compute_unit_limit).collect(),
+                    capture.as_ref(),
+                    crate::preflight::stats_path(instance),
+                )
+                .map_err(io_err("start the preflight thread"))?,
+            ),
+            _ => None,
+        };
         let (events_tx, events) = channel();
         let (pool, lander) = if live {
             let pool = SendPool::start(&cfg, events_tx.clone()).map_err(io_err("start senders"))?;
@@ -376,6 +393,7 @@ impl Engine {
             blockhash_thread,
             kill_file,
             capture,
+            preflight,
             ledger,
             recovery: Some(recovery),
             acted_through,
@@ -407,6 +425,8 @@ impl Engine {
         w.set_pid(std::process::id());
         let mode = if live {
             signer_mode::LIVE
+        } else if self.preflight.is_some() {
+            signer_mode::PREFLIGHT
         } else {
             signer_mode::DRY_RUN
         };
@@ -478,7 +498,13 @@ impl Engine {
             WaitMode::Spin => WaitStrategy::Spin,
         };
         tracing::info!(
-            mode = if live { "live" } else { "dry-run" },
+            mode = if live {
+                "live"
+            } else if self.preflight.is_some() {
+                "preflight"
+            } else {
+                "dry-run"
+            },
             routes = self.templates.len(),
             endpoints = self.pool.as_ref().map_or(0, |p| p.endpoints().len()),
             "signer running"
@@ -544,6 +570,10 @@ impl Engine {
             let _ = t.join();
         }
         self.kill_file = None;
+        // Before the capture: the preflight thread writes its lines through it.
+        if let Some(preflight) = self.preflight.take() {
+            preflight.finish();
+        }
         if let Some(capture) = self.capture.take() {
             match capture.finish() {
                 Ok(n) => self.summary.captured = n,
@@ -778,7 +808,7 @@ impl Engine {
         };
         self.emit(signed_report);
 
-        if let Some(capture) = &self.capture {
+        if self.capture.is_some() || self.preflight.is_some() {
             let record = CaptureRecord {
                 epoch: intent.epoch,
                 intent_seq: intent.seq,
@@ -794,14 +824,13 @@ impl Engine {
                     t_read,
                 ],
                 tx: self.wire[..len].to_vec(),
+                preflight: None,
             };
-            if self.pool.is_some() {
-                // Live: the line is in the file (page cache) before the transaction leaves.
-                if let Err(e) = capture.write_now(&record) {
-                    tracing::error!(error = %e, "capture file: line not written");
-                }
-            } else {
-                capture.record(record);
+            if let Some(preflight) = &self.preflight {
+                // Simulated off the hot path; its capture line is written once it is.
+                preflight.submit(record);
+            } else if let Some(capture) = &self.capture {
+                Self::capture_line(capture, record, self.pool.is_some());
             }
         }
         match &self.pool {
@@ -824,6 +853,17 @@ impl Engine {
         }
         self.ledger.finish();
         self.publish_budget();
+    }
+
+    fn capture_line(capture: &CaptureWriter, record: CaptureRecord, live: bool) {
+        if live {
+            // Live: the line is in the file (page cache) before the transaction leaves.
+            if let Err(e) = capture.write_now(&record) {
+                tracing::error!(error = %e, "capture file: line not written");
+            }
+        } else {
+            capture.record(record);
+        }
     }
 
     fn reject(&mut self, base: ExecReport, reason: Refusal) {

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod keypair;
 pub mod ledger;
 pub mod limits;
+pub mod preflight;
 pub mod programs;
 pub mod routes;
 pub mod rpc;

@@ -144,10 +144,10 @@ fn run(args: Args) -> Result<(), String> {
             "{}: signer config OK ({} routes, mode {})",
             config_path.display(),
             config.routes.len(),
-            if config.signer.mode == Mode::Live {
-                "live"
-            } else {
-                "dry-run"
+            match config.signer.mode {
+                Mode::Live => "live",
+                Mode::Preflight => "preflight",
+                Mode::DryRun => "dry-run",
             }
         );
         return Ok(());
@@ -189,7 +189,7 @@ fn load_config(path: &Path) -> Result<Config, String> {
 /// than guessed at.
 fn live_decision(mode: Mode, flag: bool) -> Result<bool, String> {
     match (mode, flag) {
-        (Mode::DryRun, false) => Ok(false),
+        (Mode::DryRun | Mode::Preflight, false) => Ok(false),
         (Mode::Live, true) => Ok(true),
         (Mode::Live, false) => Err(
             "signer.mode is \"live\" but --live was not given: refusing to send. Pass --live \
@@ -199,6 +199,11 @@ fn live_decision(mode: Mode, flag: bool) -> Result<bool, String> {
         (Mode::DryRun, true) => Err(
             "--live was given but signer.mode is \"dry-run\": refusing to send. Set \
              mode = \"live\" in the config as well"
+                .into(),
+        ),
+        (Mode::Preflight, true) => Err(
+            "--live was given but signer.mode is \"preflight\" (simulate only): refusing to \
+             send. Set mode = \"live\" in the config as well"
                 .into(),
         ),
     }
@@ -354,6 +359,10 @@ mod tests {
         assert!(live_decision(Mode::Live, false)
             .expect_err("refused")
             .contains("--live was not given"));
+        assert_eq!(live_decision(Mode::Preflight, false), Ok(false));
+        assert!(live_decision(Mode::Preflight, true)
+            .unwrap_err()
+            .contains("preflight"));
         assert!(live_decision(Mode::DryRun, true)
             .expect_err("refused")
             .contains("mode = \"live\""));

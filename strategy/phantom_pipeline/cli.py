@@ -185,6 +185,17 @@ def clean(instance: str | None, stale_after_ms: int, as_json: bool) -> None:
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--detach", is_flag=True, help="Run in the background; return once it is up.")
 @click.option("--live", is_flag=True, help="Allow live sending (the config must say so too).")
+@click.option(
+    "--preflight", is_flag=True,
+    help='Embedded default: the signer in mode = "preflight" (every signed transaction is '
+    "simulated on the simulator; nothing is sent).",
+)  # fmt: skip
+@click.option(
+    "--programs", "programs", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Embedded default: the simulator executes transactions on the program binaries "
+    "in this directory (raydium_cp_swap.so, whirlpool.so); others are modelled.",
+)  # fmt: skip
 def start(
     config_path: Path | None,
     instance: str,
@@ -192,6 +203,8 @@ def start(
     duration: float | None,
     detach: bool,
     live: bool,
+    preflight: bool,
+    programs: Path | None,
 ) -> None:
     """Validate the config, create the segments, start feeder, signer and strategy (and, for
     the embedded default, the market simulator), and show live status until Ctrl-C,
@@ -200,15 +213,21 @@ def start(
     from phantom_pipeline.instance import InstanceError, validate_instance_name
     from phantom_pipeline.supervisor import Supervisor, SupervisorError, run_dir
 
+    if (preflight or programs) and config_path is not None:
+        _fail("--preflight and --programs set up the embedded default; with --config, set "
+              '[signer] mode = "preflight" in the config and run phantom-sim --programs '
+              "yourself")  # fmt: skip
     if detach:
-        _start_detached(config_path, instance, cpus, duration, live)
+        _start_detached(config_path, instance, cpus, duration, live, preflight, programs)
         return
     sim_proc = None
     try:
         validate_instance_name(instance)
         cpu_list = cfgmod.usable_cpus(cfgmod.parse_cpus(cpus))
         if config_path is None:
-            config_path, sim_proc = _embedded_default(run_dir(instance))
+            config_path, sim_proc = _embedded_default(
+                run_dir(instance), preflight=preflight, programs=programs
+            )
         cfg = cfgmod.load(config_path)
         cfgmod.check_spinners(cfg, cpu_list)
         placed = cpu_list if cpus else cfgmod.auto_cpus(cfg, cpu_list)
@@ -266,14 +285,21 @@ def start(
     console.print(f"instance {instance} stopped")
 
 
-def _embedded_default(directory: Path) -> tuple[Path, Any]:
-    """Start the simulator, make the throwaway key, write the embedded default config."""
+def _embedded_default(
+    directory: Path, *, preflight: bool = False, programs: Path | None = None
+) -> tuple[Path, Any]:
+    """Make the throwaway key, start the simulator (the key's wallet funded, so its
+    transactions can execute; on the program binaries in ``programs`` if given), write the
+    embedded default config (the signer in preflight mode if ``preflight``)."""
     import subprocess
+    import sys
 
     from phantom_pipeline.binaries import executable
-    from phantom_pipeline.embedded import default_config
+    from phantom_pipeline.embedded import default_config, funding_args, throwaway_key
     from phantom_pipeline.supervisor import open_private, spawn, write_private
 
+    key, wallet = throwaway_key(directory)
+    svm = ["--programs", str(programs), "--python", sys.executable] if programs else []
     # Forked by the spawner thread and told the supervisor's pid (this process): the
     # simulator dies with it, like every other child.
     logfd = open_private(directory / "sim.log")
@@ -281,7 +307,7 @@ def _embedded_default(directory: Path) -> tuple[Path, Any]:
         sim = spawn(
             [str(executable("phantom-sim")), "--port", "0", "--rate", "2000",
              "--dislocation-probability", "0.05", "--dislocation", "0.02",
-             "--supervisor-pid", str(os.getpid())],
+             *funding_args(wallet), *svm, "--supervisor-pid", str(os.getpid())],
             stdout=subprocess.PIPE, stderr=logfd, text=True, start_new_session=True,
         )  # fmt: skip
     finally:
@@ -291,22 +317,22 @@ def _embedded_default(directory: Path) -> tuple[Path, Any]:
     if not line:
         raise OSError(f"the simulator did not start: see {directory / 'sim.log'}")
     ready = json.loads(line)
-    key = directory / "dry-run-key.json"
-    if not key.exists():
-        r = subprocess.run(
-            [str(executable("phantom-signer")), "--generate-keypair", str(key)],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        if r.returncode != 0:
-            sim.kill()
-            raise OSError(f"cannot make the throwaway key: {r.stderr.strip()}")
+    if programs and ready.get("modelled"):
+        err_console.print("simulator: modelled (not executed): " + ", ".join(ready["modelled"]))
     path = directory / "embedded-default.toml"
-    write_private(path, default_config(ready, directory, key))
+    write_private(path, default_config(ready, directory, key,
+                                       mode="preflight" if preflight else "dry-run"))  # fmt: skip
     return path, sim
 
 
 def _start_detached(
-    config_path: Path | None, instance: str, cpus: str | None, duration: float | None, live: bool
+    config_path: Path | None,
+    instance: str,
+    cpus: str | None,
+    duration: float | None,
+    live: bool,
+    preflight: bool = False,
+    programs: Path | None = None,
 ) -> None:
     import subprocess
 
@@ -321,6 +347,10 @@ def _start_detached(
         argv += ["--duration", str(duration)]
     if live:
         argv.append("--live")
+    if preflight:
+        argv.append("--preflight")
+    if programs is not None:
+        argv += ["--programs", str(programs.resolve())]
     log = run_dir(instance) / "supervisor.log"
     logfd = open_private(log)
     try:
@@ -335,7 +365,14 @@ def _start_detached(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            _fail(f"the instance did not start (exit {p.returncode}); see {log}")
+            try:
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            except OSError:
+                tail = []
+            _fail(
+                f"the instance did not start (exit {p.returncode}); see {log}"
+                + "".join(f"\n  {line}" for line in tail)
+            )
         try:
             procs = request(instance, {"cmd": "processes"}, timeout=5)["processes"]
             if procs["supervisor"]["pid"] == p.pid and procs.get("strategy", {}).get("pid"):
@@ -425,6 +462,11 @@ def render_status(st: dict[str, Any]) -> None:
                   f"{s['intents']} (dropped {s['intents_dropped']}); signer signed "
                   f"{st['signer']['signed']}, kill switch "
                   f"{'ON' if st['signer']['kill_switch'] else 'off'}")  # fmt: skip
+    pf = st["signer"].get("preflight")
+    if pf:
+        console.print(f"preflight: ok {pf['ok']}, failed {pf['failed'] or 0}, skipped "
+                      f"{pf['skipped']}, modelled {pf['modelled']}, errors {pf['errors']}; "
+                      f"units p50 {pf['units_p50']} max {pf['units_max']}")  # fmt: skip
 
 
 @main.command("kill-switch")

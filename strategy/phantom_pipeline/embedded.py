@@ -15,6 +15,9 @@ transactions are the ones a live run would send.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,41 @@ DEFAULT_LIMITS: dict[str, int] = {
 }
 
 
+_GENERATED = re.compile(r"^wrote a new keypair for ([1-9A-HJ-NP-Za-km-z]{32,44}) to ")
+
+
+def throwaway_key(directory: Path) -> tuple[Path, str]:
+    """The embedded default's throwaway key in ``directory`` and its public key (base58):
+    made by ``phantom-signer --generate-keypair`` (mode 0600), whose announcement names the
+    public key, kept beside it in ``dry-run-key.pub``. Only the signer reads the key; a key
+    whose ``.pub`` is missing (an older run directory) is replaced, being throwaway."""
+    from phantom_pipeline.binaries import executable
+
+    key, pub = directory / "dry-run-key.json", directory / "dry-run-key.pub"
+    if key.exists() and pub.exists():
+        return key, pub.read_text().strip()
+    key.unlink(missing_ok=True)
+    r = subprocess.run(
+        [str(executable("phantom-signer")), "--generate-keypair", str(key)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    found = _GENERATED.match(r.stdout)
+    if r.returncode != 0 or found is None:
+        raise OSError(f"cannot make the throwaway key: {(r.stderr or r.stdout).strip()}")
+    fd = os.open(pub, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(found.group(1) + "\n")
+    return key, found.group(1)
+
+
+def funding_args(wallet: str) -> list[str]:
+    """``phantom-sim`` arguments that fund ``wallet`` (base58): lamports and a token account
+    per mint at its associated token account address, under the mint's own token program,
+    which is where the routes' derived user accounts are (``--fund-wallet``), so the embedded
+    default's transactions can execute."""
+    return ["--fund-wallet", wallet]
+
+
 def default_config(
     sim: dict[str, Any],
     run_dir: Path,
@@ -54,10 +92,12 @@ def default_config(
     *,
     wait: str | None = None,
     limits: dict[str, int] | None = None,
+    mode: str = "dry-run",
 ) -> str:
     """The embedded default's config for a running simulator (its ready line ``sim``).
     ``wait`` sets the wait strategy of all three processes; ``limits`` overrides signer
-    limits (the benchmark lifts them so that every opportunity is signed)."""
+    limits (the benchmark lifts them so that every opportunity is signed); ``mode`` is the
+    signer's (``"dry-run"`` or ``"preflight"``)."""
     pools = sim["pools"]
     waits = [f'wait = "{wait}"'] if wait else []
     lim = {**DEFAULT_LIMITS, **(limits or {})}
@@ -76,7 +116,7 @@ def default_config(
         *waits,
         "",
         "[signer]",
-        'mode = "dry-run"',
+        f"mode = {json.dumps(mode)}",
         f"keypair_path = {json.dumps(str(keypair))}",
         f"rpc_endpoints = [{json.dumps(sim['rpc'])}]",
         f"capture_path = {json.dumps(str(run_dir / 'capture.jsonl'))}",

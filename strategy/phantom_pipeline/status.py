@@ -8,8 +8,10 @@ every process). Report records are joined with their intents by intent seq.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,6 +170,28 @@ def _sandbox_mode(instance: str) -> str:
     return mode if isinstance(mode, str) else "unknown"
 
 
+def preflight_stats_path(instance: str) -> Path | None:
+    """Where a preflight signer writes its counts (beside its ledger, as the signer's
+    ``preflight::stats_path`` says): ``$XDG_STATE_HOME`` (or ``~/.local/state``)
+    ``/phantom-pipeline/INSTANCE/preflight.json``."""
+    base = os.environ.get("XDG_STATE_HOME") or (
+        str(Path(os.environ["HOME"]) / ".local" / "state") if os.environ.get("HOME") else None
+    )
+    return Path(base) / "phantom-pipeline" / instance / "preflight.json" if base else None
+
+
+def preflight_stats(instance: str) -> dict[str, Any] | None:
+    """The preflight counts of a signer in preflight mode (None: none written yet)."""
+    path = preflight_stats_path(instance)
+    if path is None:
+        return None
+    try:
+        stats: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stats
+
+
 def cpu_usage(c: Any, window_s: float) -> dict[str, dict[str, Any]]:
     """``{process: {cpu_pct, us_per_update}}`` over ``window_s`` seconds: each process's CPU
     time (every thread, from ``/proc``) as % of one core, and per update the feeder delivered
@@ -250,6 +274,9 @@ def collect(instance: str, window: int = 65536, cpu_window_s: float = 0.5) -> di
             "landed": c.load("signer_landed"),
             "failed": c.load("signer_failed"),
             "kill_switch": bool(c.load("kill_switch")),
+            "preflight": preflight_stats(instance)
+            if mode_names.get(c.load("signer_mode")) == "preflight"
+            else None,
             "budget": {
                 "committed_minute": c.load("signer_budget_committed_minute"),
                 "committed_day": c.load("signer_budget_committed_day"),

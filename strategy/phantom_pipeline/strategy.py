@@ -31,8 +31,8 @@ Python, and must not allocate. It receives:
 * ``out`` — an ``OrderIntent`` array to fill: ``route_id``, ``amount_in``, ``min_out``,
   ``cu_price_micro_lamports``, ``tip_lamports``, ``expected_profit``, ``flags``,
   ``tick_array_variant`` (0: the signer picks the Whirlpool tick arrays for the pool's
-  current tick; other values name one of the route's templates). The runtime fills ``seq``, ``epoch``, ``tick_seq`` and the
-  timestamps, and publishes them.
+  current tick; other values name one of the route's templates). The runtime fills
+  ``seq``, ``epoch``, ``tick_seq`` and the timestamps, and publishes them.
 
 It returns how many intents it wrote (0 for none).
 """

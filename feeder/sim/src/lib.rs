@@ -5,9 +5,13 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod layouts;
 pub mod market;
+pub mod pda;
 pub mod pubsub;
 pub mod rpc;
 pub mod sendlog;
 pub mod state;
+pub mod svm;
+pub mod traders;
 pub mod world;

@@ -5,14 +5,20 @@
 //! (Raydium AMM v4, Raydium CPMM, Orca Whirlpool) and move: each pair follows a random-walk
 //! fair price, pools of a pair are noisy around it and now and then dislocated, slots advance
 //! every `--slot-ms`. Prints one JSON line with the endpoints and the pools when ready.
+//!
+//! With `--programs DIR` transactions execute on the real programs in an embedded SVM
+//! (`phantom_sim::svm`); a program without a binary is modelled, and the ready line says
+//! which (`"executed"`, `"modelled"`). `--fund-wallet PUBKEY` gives a trader lamports and a
+//! funded associated token account for every mint.
 
 use clap::Parser;
 use phantom_ringbuf::clock::monotonic_ns;
 use phantom_sim::codec;
 use phantom_sim::market::{Market, MarketParams, PoolModel, SimPool};
 use phantom_sim::state::{Account, Event, State};
+use phantom_sim::traders::Trader;
 use phantom_sim::world::{self, WorldPool};
-use phantom_sim::{pubsub, rpc, sendlog};
+use phantom_sim::{pubsub, rpc, sendlog, svm};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +134,50 @@ struct Args {
     /// once if its parent is not this pid (the supervisor died before it could ask).
     #[arg(long, value_name = "PID")]
     supervisor_pid: Option<u32>,
+    /// Execute transactions on the real programs: the directory of their binaries
+    /// (`raydium_cp_swap.so`, `whirlpool.so`, `raydium_amm_v4.so`; those present are loaded
+    /// into an embedded SVM, the others are modelled).
+    #[arg(long, value_name = "DIR")]
+    programs: Option<PathBuf>,
+    /// The Python interpreter of the SVM executor (it needs `solders` >= 0.29).
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Give this wallet 1 000 SOL and, for every mint of the world, a token account with a
+    /// million tokens at its associated token account address (repeatable).
+    #[arg(long, value_name = "PUBKEY", value_parser = parse_address)]
+    fund_wallet: Vec<[u8; 32]>,
+    /// One more token account of the (first) --fund-wallet at ADDRESS, of MINT, funded like
+    /// its ATAs: for routes that name accounts other than the ATAs (repeatable). MINT is an
+    /// address, or KIND.a / KIND.b: the token a / b mint of the first pool of KIND
+    /// (e.g. raydium_cpmm.a).
+    #[arg(long, value_name = "ADDRESS:MINT", value_parser = parse_token_account)]
+    fund_token_account: Vec<([u8; 32], MintRef)>,
+    /// With --programs: the walk's moves of executed pools are other traders' swaps,
+    /// executed on the programs; the market steps at most this many times a second.
+    #[arg(long, default_value_t = 50.0)]
+    trades_per_second: f64,
+}
+
+/// A mint named on the command line.
+#[derive(Debug, Clone, Copy)]
+enum MintRef {
+    /// By address.
+    Address([u8; 32]),
+    /// Token a (0) or b (1) of the first pool of a kind.
+    Side(world::Kind, usize),
+}
+
+fn parse_token_account(s: &str) -> Result<([u8; 32], MintRef), String> {
+    let (a, m) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected ADDRESS:MINT"))?;
+    let mint = match m.rsplit_once('.') {
+        Some((kind, side @ ("a" | "b"))) => {
+            MintRef::Side(world::Kind::parse(kind)?, usize::from(side == "b"))
+        }
+        _ => MintRef::Address(codec::address(m)?),
+    };
+    Ok((codec::address(a)?, mint))
 }
 
 fn parse_address(s: &str) -> Result<[u8; 32], String> {
@@ -166,8 +216,80 @@ fn apply(world_pool: &WorldPool, pool: &SimPool, state: &State, out: &mut Vec<us
     }
 }
 
+/// Re-read a pool's model state from its accounts (a landed transaction may have moved it).
+fn resync(pool: &mut SimPool, world_pool: &WorldPool, state: &State) {
+    match pool.model {
+        PoolModel::ConstantProduct => {
+            let amount = |k: usize| {
+                state_account(state, world_pool.accounts[k])
+                    .and_then(|a| codec::token_amount(&a.data))
+            };
+            if let (Some(a), Some(b)) = (amount(1), amount(2)) {
+                pool.reserve_a = a.max(1);
+                pool.reserve_b = b.max(1);
+            }
+        }
+        PoolModel::Concentrated => {
+            if let Some((liquidity, sqrt_price_x64, tick)) =
+                state_account(state, world_pool.accounts[0])
+                    .and_then(|a| codec::whirlpool_price(&a.data))
+            {
+                pool.liquidity = liquidity;
+                pool.sqrt_price_x64 = sqrt_price_x64;
+                pool.tick = tick;
+            }
+        }
+    }
+}
+
 fn state_account(state: &State, idx: usize) -> Option<Arc<Account>> {
     state.account_at(idx)
+}
+
+/// The walk's executor: the SVM and the trader whose swaps move executed pools.
+struct Trading {
+    svm: Arc<svm::Svm>,
+    trader: Trader,
+    /// Per pool: executed (its program's binary is loaded) or modelled.
+    executed: Vec<bool>,
+    failures: u64,
+}
+
+impl Trading {
+    /// Moves pool `i` to the walk's target by a swap on the program; returns the accounts
+    /// it changed.
+    fn trade(&mut self, state: &State, pool: &WorldPool, target: &SimPool) -> Vec<usize> {
+        let Some(wire) = self.trader.trade(state, pool, target) else {
+            return Vec::new();
+        };
+        match self.svm.execute(state, &wire, true, false, None) {
+            Ok(o) if o.err.is_null() => o
+                .changed
+                .iter()
+                .filter_map(|a| state.index_of(&a.address))
+                .collect(),
+            Ok(o) => {
+                self.failures += 1;
+                if self.failures.is_power_of_two() {
+                    eprintln!(
+                        "phantom-sim: a trader's swap on {} failed ({} so far): {} {:?}",
+                        pool.name,
+                        self.failures,
+                        o.err,
+                        o.logs.iter().rev().take(4).collect::<Vec<_>>()
+                    );
+                }
+                Vec::new()
+            }
+            Err(e) => {
+                self.failures += 1;
+                if self.failures.is_power_of_two() {
+                    eprintln!("phantom-sim: a trader's swap on {}: {e}", pool.name);
+                }
+                Vec::new()
+            }
+        }
+    }
 }
 
 fn drive(
@@ -177,6 +299,7 @@ fn drive(
     tx: broadcast::Sender<Event>,
     args: &Args,
     stats: &pubsub::Stats,
+    mut trading: Option<Trading>,
 ) {
     if args.start_on_stdin {
         let mut line = String::new();
@@ -237,8 +360,11 @@ fn drive(
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
-        // Pace notifications at --rate.
-        let due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
+        // Pace notifications at --rate (and executed trades at --trades-per-second).
+        let mut due = start + (sent as f64 * 1e9 / args.rate.max(1e-3)) as u64;
+        if trading.is_some() {
+            due = due.max(start + (steps as f64 * 1e9 / args.trades_per_second.max(1e-3)) as u64);
+        }
         if now < due {
             // Sleep, never spin: a spinning simulator would take a core from the system it
             // feeds (a benchmark's subject). A late wake-up is caught up with a burst; the send
@@ -246,9 +372,18 @@ fn drive(
             std::thread::sleep(Duration::from_nanos(due - now));
             continue;
         }
+        // Trades landed through sendTransaction moved pools: the walk goes on from there.
+        for (pool, wp) in market.pools.iter_mut().zip(&pools) {
+            resync(pool, wp, &state);
+        }
         let i = market.step();
         steps += 1;
-        apply(&pools[i], &market.pools[i], &state, &mut changed);
+        match &mut trading {
+            Some(t) if t.executed[i] => {
+                changed = t.trade(&state, &pools[i], &market.pools[i]);
+            }
+            _ => apply(&pools[i], &market.pools[i], &state, &mut changed),
+        }
         for &idx in &changed {
             if let Some(account) = state.account_at(idx) {
                 let _ = tx.send(Event::Account {
@@ -278,12 +413,57 @@ fn main() -> ExitCode {
         Some(p) => world::specs_from_config(p),
         None => world::default_specs(),
     };
-    let world = match specs.and_then(|s| world::build(&s)) {
+    let mut world = match specs.and_then(|s| world::build(&s)) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("phantom-sim: cannot build the market: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    if !args.fund_token_account.is_empty() && args.fund_wallet.is_empty() {
+        eprintln!("phantom-sim: --fund-token-account needs --fund-wallet (the account's owner)");
+        return ExitCode::FAILURE;
+    }
+    let mut extra = Vec::new();
+    for (address, mint) in &args.fund_token_account {
+        let mint = match *mint {
+            MintRef::Address(m) => Some(m),
+            MintRef::Side(kind, side) => world::pool_mint(&world, kind, side),
+        };
+        match mint {
+            Some(m) => extra.push((*address, m)),
+            None => {
+                eprintln!("phantom-sim: --fund-token-account: the world has no pool of that kind");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for (i, wallet) in args.fund_wallet.iter().enumerate() {
+        let extra = if i == 0 { &extra[..] } else { &[] };
+        if let Err(e) = world::fund_wallet(&mut world, wallet, extra) {
+            eprintln!("phantom-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let programs = match &args.programs {
+        Some(dir) => match svm::programs_in(dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("phantom-sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let svm = match programs {
+        Some(p) => match svm::Svm::start(&args.python, p) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                eprintln!("phantom-sim: cannot start the SVM: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -295,7 +475,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args, world)) {
+    // The walk's trader, funded like a --fund-wallet, when there is something to execute.
+    let trader = match &svm {
+        Some(_) => {
+            let t = Trader::new(args.seed);
+            // Deep pockets: a 2 % move of the mainnet Whirlpool's liquidity takes ~3 M USDC.
+            if let Err(e) = world::fund_wallet_with(&mut world, &t.address, &[], 1_000_000_000) {
+                eprintln!("phantom-sim: the trader: {e}");
+                return ExitCode::FAILURE;
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    match rt.block_on(run(args, world, svm, trader)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("phantom-sim: {e}");
@@ -304,7 +497,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, world: world::World) -> Result<(), String> {
+async fn run(
+    args: Args,
+    world: world::World,
+    svm: Option<Arc<svm::Svm>>,
+    trader: Option<Trader>,
+) -> Result<(), String> {
     let ws_port = if args.port == 0 {
         0
     } else {
@@ -349,14 +547,47 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         stats.clone(),
         log,
     ));
-    let rpc_state = state.clone();
+    // Pool programs of the world: executed when their binary is loaded, else modelled.
+    let mut executed = Vec::new();
+    let mut modelled = Vec::new();
+    for (_, id, name) in svm::known_programs() {
+        if !world.pools.iter().any(|p| p.kind.name() == name) {
+            continue;
+        }
+        match &svm {
+            Some(s) if s.programs.iter().any(|p| p.id == id) => executed.push(name),
+            _ => modelled.push((id, name)),
+        }
+    }
+    let trader_address = trader
+        .as_ref()
+        .map(|t| bs58::encode(t.address).into_string());
+    let trading = match (&svm, trader) {
+        (Some(s), Some(trader)) => Some(Trading {
+            svm: s.clone(),
+            executed: world
+                .pools
+                .iter()
+                .map(|p| executed.contains(&p.kind.name()))
+                .collect(),
+            trader,
+            failures: 0,
+        }),
+        _ => None,
+    };
+    let rpc_ctx = Arc::new(rpc::Ctx {
+        state: state.clone(),
+        svm,
+        modelled: modelled.clone(),
+        events: tx.clone(),
+    });
     let rpc_stall = Duration::from_millis(args.rpc_stall_ms);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = http.accept().await else {
                 continue;
             };
-            let st = rpc_state.clone();
+            let st = rpc_ctx.clone();
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let svc = hyper::service::service_fn(move |req| {
@@ -389,7 +620,9 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         .collect();
     println!(
         "{}",
-        serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"), "pools": pools_json})
+        serde_json::json!({"rpc": format!("http://{http_addr}"), "ws": format!("ws://{ws_addr}"),
+            "pools": pools_json, "executed": executed, "trader": trader_address,
+            "modelled": modelled.iter().map(|(_, n)| *n).collect::<Vec<_>>()})
     );
     let params = MarketParams {
         volatility: args.volatility,
@@ -397,11 +630,28 @@ async fn run(args: Args, world: world::World) -> Result<(), String> {
         dislocation_probability: args.dislocation_probability,
         dislocation: args.dislocation,
     };
-    let market = Market::new(world.sim, params, args.seed);
+    let mut market = Market::new(world.sim, params, args.seed);
+    if let Some(t) = &trading {
+        // Executed pools move only by trades: a pair's fair price starts at one of them, so
+        // the walk does not ask them to jump to another snapshot's price.
+        for (i, executed) in t.executed.iter().enumerate() {
+            if *executed {
+                market.anchor(i);
+            }
+        }
+    }
     let driver_state = state.clone();
     let hold = args.hold;
     let driver = std::thread::spawn(move || {
-        drive(market, world.pools, driver_state, tx.clone(), &args, &stats);
+        drive(
+            market,
+            world.pools,
+            driver_state,
+            tx.clone(),
+            &args,
+            &stats,
+            trading,
+        );
         tx // the channel stays open while held: connections keep sending what is queued
     });
     let tx = tokio::task::spawn_blocking(move || driver.join())

@@ -91,6 +91,7 @@ pub struct Market {
     fair: Vec<f64>,
     params: MarketParams,
     rng: u64,
+    anchored: Vec<usize>,
 }
 
 impl Market {
@@ -106,6 +107,7 @@ impl Market {
             fair,
             params,
             rng: seed,
+            anchored: Vec::new(),
         }
     }
 
@@ -136,6 +138,17 @@ impl Market {
         let target = self.fair[pair] * (1.0 + dev);
         self.pools[i].set_price(target);
         i
+    }
+
+    /// Start pool `i`'s pair from pool `i`'s price (the first pool anchored wins).
+    pub fn anchor(&mut self, i: usize) {
+        let Some(p) = self.pools.get(i) else {
+            return;
+        };
+        if !self.anchored.contains(&p.pair) {
+            self.anchored.push(p.pair);
+            self.fair[p.pair] = p.price();
+        }
     }
 
     /// The fair price of a pair.

@@ -55,12 +55,21 @@ struct Inner {
     base_slot: u64,
     block_height: u64,
     blockhash: [u8; 32],
-    signatures: HashMap<[u8; 64], u64>,
+    /// Blockhashes of the last [`RECENT_BLOCKHASHES`] slots, oldest first.
+    recent: std::collections::VecDeque<[u8; 32]>,
+    signatures: HashMap<[u8; 64], (u64, Option<serde_json::Value>)>,
+    /// Change counter: bumped by every account write; `changed_at[i]` is account i's.
+    generation: u64,
+    changed_at: Vec<u64>,
 }
+
+/// How many slots a blockhash stays valid for (as a validator's blockhash queue).
+pub const RECENT_BLOCKHASHES: usize = 150;
 
 impl State {
     /// State with `accounts` at `slot`.
     pub fn new(accounts: Vec<Account>, slot: u64) -> Self {
+        let n = accounts.len();
         let by_address = accounts
             .iter()
             .enumerate()
@@ -74,7 +83,10 @@ impl State {
                 base_slot: slot,
                 block_height: slot,
                 blockhash: [0; 32],
+                recent: std::collections::VecDeque::new(),
                 signatures: HashMap::new(),
+                generation: 1,
+                changed_at: vec![1; n],
             }),
         };
         s.advance_slot(slot);
@@ -94,7 +106,50 @@ impl State {
         acc.data = data;
         let acc = Arc::new(acc);
         g.accounts[index] = acc.clone();
+        g.generation += 1;
+        g.changed_at[index] = g.generation;
         acc
+    }
+
+    /// Write `account` (owner, lamports and data) at its address, adding it if the state
+    /// does not hold it yet; returns its index and the new account.
+    pub fn put(&self, account: Account) -> (usize, Arc<Account>) {
+        let mut g = self.lock();
+        let acc = Arc::new(account);
+        let index = match g.by_address.get(&acc.address) {
+            Some(&i) => {
+                g.accounts[i] = acc.clone();
+                i
+            }
+            None => {
+                let i = g.accounts.len();
+                g.accounts.push(acc.clone());
+                g.changed_at.push(0);
+                g.by_address.insert(acc.address, i);
+                i
+            }
+        };
+        g.generation += 1;
+        g.changed_at[index] = g.generation;
+        (index, acc)
+    }
+
+    /// Accounts written after generation `since`, and the current generation.
+    pub fn changed_since(&self, since: u64) -> (Vec<Arc<Account>>, u64) {
+        let g = self.lock();
+        let out = g
+            .changed_at
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > since)
+            .map(|(i, _)| g.accounts[i].clone())
+            .collect();
+        (out, g.generation)
+    }
+
+    /// Whether `hash` is the blockhash of one of the last [`RECENT_BLOCKHASHES`] slots.
+    pub fn blockhash_is_recent(&self, hash: &[u8; 32]) -> bool {
+        self.lock().recent.iter().any(|h| h == hash)
     }
 
     /// Begin `slot`: a new blockhash too (derived from the slot, deterministic).
@@ -105,6 +160,11 @@ impl State {
         for (i, chunk) in g.blockhash.chunks_mut(8).enumerate() {
             chunk
                 .copy_from_slice(&splitmix64(slot ^ (i as u64).wrapping_mul(0x9E37)).to_le_bytes());
+        }
+        let h = g.blockhash;
+        g.recent.push_back(h);
+        while g.recent.len() > RECENT_BLOCKHASHES {
+            g.recent.pop_front();
         }
     }
 
@@ -145,16 +205,17 @@ impl State {
         self.lock().by_address.get(address).copied()
     }
 
-    /// Record a transaction signature as landed in the current slot; returns the slot.
-    pub fn land(&self, signature: [u8; 64]) -> u64 {
+    /// Record a transaction signature as landed in the current slot, with its error (Solana's
+    /// JSON shape; None: it succeeded); returns the slot.
+    pub fn land(&self, signature: [u8; 64], err: Option<serde_json::Value>) -> u64 {
         let mut g = self.lock();
         let slot = g.slot;
-        g.signatures.insert(signature, slot);
+        g.signatures.insert(signature, (slot, err));
         slot
     }
 
-    /// Slot a signature landed in.
-    pub fn status_of(&self, signature: &[u8; 64]) -> Option<u64> {
-        self.lock().signatures.get(signature).copied()
+    /// Slot a signature landed in, and its error.
+    pub fn status_of(&self, signature: &[u8; 64]) -> Option<(u64, Option<serde_json::Value>)> {
+        self.lock().signatures.get(signature).cloned()
     }
 }

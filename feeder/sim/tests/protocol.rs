@@ -82,11 +82,25 @@ fn json_rpc_serves_accounts_blockhash_and_lands_sent_transactions() {
         .into_vec()
         .unwrap();
     assert_eq!(hash.len(), 32);
-    // A (syntactically) signed transaction: 1 signature then a message.
-    let mut tx = vec![1u8];
-    tx.extend([7u8; 64]);
-    tx.extend([0u8; 40]);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&tx);
+    // A (syntactically) signed transaction: 1 signature, then a legacy message (header, one
+    // key, the recent blockhash, no instructions). Without --programs it is modelled.
+    let message = |blockhash: &[u8]| {
+        let mut tx = vec![1u8];
+        tx.extend([7u8; 64]);
+        tx.extend([1u8, 0, 0, 1]);
+        tx.extend([9u8; 32]);
+        tx.extend(blockhash);
+        tx.push(0);
+        base64::engine::general_purpose::STANDARD.encode(&tx)
+    };
+    let stale = rpc(
+        &sim,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "sendTransaction",
+        "params": [message(&[3u8; 32]), {"encoding": "base64"}]}),
+    );
+    assert_eq!(stale["error"]["code"], -32002, "{stale}");
+    assert_eq!(stale["error"]["data"]["err"], "BlockhashNotFound");
+    let b64 = message(&hash);
     let r = rpc(
         &sim,
         json!({"jsonrpc": "2.0", "id": 3, "method": "sendTransaction",
