@@ -226,8 +226,10 @@ class Market:
 
 
 @pytest.fixture
-def signer(seg_name: Callable[[str], str], procs: Procs, tmp_path: Path) -> Iterator[Signer]:
-    yield Signer(seg_name, procs, tmp_path)
+def signer(
+    instance: str, seg_name: Callable[[str], str], procs: Procs, tmp_path: Path
+) -> Iterator[Signer]:
+    yield Signer(instance, seg_name, procs, tmp_path)
 
 
 @pytest.fixture

@@ -335,7 +335,14 @@ def _start_detached(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            _fail(f"the instance did not start (exit {p.returncode}); see {log}")
+            try:
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            except OSError:
+                tail = []
+            _fail(
+                f"the instance did not start (exit {p.returncode}); see {log}"
+                + "".join(f"\n  {line}" for line in tail)
+            )
         try:
             procs = request(instance, {"cmd": "processes"}, timeout=5)["processes"]
             if procs["supervisor"]["pid"] == p.pid and procs.get("strategy", {}).get("pid"):
