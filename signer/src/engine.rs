@@ -642,9 +642,11 @@ impl Engine {
         following: Vec<Option<Following>>,
     ) -> Result<(), EngineError> {
         if following.iter().any(Option::is_some) {
-            self.pools = Some(Table::<PoolState>::attach(
+            // Read-only: only the feeder writes the pools table.
+            self.pools = Some(Table::<PoolState>::attach_as(
                 &segment_name(instance, "pools"),
                 None,
+                phantom_ringbuf::shm::Access::ReadOnly,
             )?);
         }
         self.following = following;
