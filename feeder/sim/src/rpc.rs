@@ -64,19 +64,23 @@ fn context(state: &State) -> Value {
     json!({"slot": state.slot(), "apiVersion": "2.0.0"})
 }
 
+/// An account in Solana's JSON-RPC shape (base64 data).
+fn account_value(a: &crate::state::Account) -> Value {
+    json!({
+        "lamports": a.lamports,
+        "data": [B64.encode(&a.data), "base64"],
+        "owner": bs58::encode(a.owner).into_string(),
+        "executable": false,
+        "rentEpoch": u64::MAX,
+        "space": a.data.len(),
+    })
+}
+
 fn account_json(state: &State, key: &str) -> Result<Value, String> {
     let address = crate::codec::address(key)?;
-    Ok(match state.account(&address) {
-        None => Value::Null,
-        Some(a) => json!({
-            "lamports": a.lamports,
-            "data": [B64.encode(&a.data), "base64"],
-            "owner": bs58::encode(a.owner).into_string(),
-            "executable": false,
-            "rentEpoch": u64::MAX,
-            "space": a.data.len(),
-        }),
-    })
+    Ok(state
+        .account(&address)
+        .map_or(Value::Null, |a| account_value(&a)))
 }
 
 /// First signature of a wire transaction (after its compact-u16 signature count).
@@ -319,17 +323,7 @@ fn transaction(ctx: &Ctx, send: bool, params: &Value, id: &Value) -> Value {
                 None => Value::Null,
                 Some(l) => Value::Array(
                     l.iter()
-                        .map(|a| match a {
-                            None => Value::Null,
-                            Some(a) => json!({
-                                "lamports": a.lamports,
-                                "data": [B64.encode(&a.data), "base64"],
-                                "owner": bs58::encode(a.owner).into_string(),
-                                "executable": false,
-                                "rentEpoch": u64::MAX,
-                                "space": a.data.len(),
-                            }),
-                        })
+                        .map(|a| a.as_ref().map_or(Value::Null, account_value))
                         .collect(),
                 ),
             };
