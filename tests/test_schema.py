@@ -183,3 +183,26 @@ def test_the_control_block_is_split_by_writer_and_others_tables_are_read_only(
     assert reader.load("kill_switch") == 0
     with pytest.raises(ValueError, match="unknown control writer"):
         Control.attach(instance, "everyone")
+
+
+def test_a_dropped_control_unmaps_at_once(instance: str) -> None:
+    """Dropping the last reference to a Control frees it (and unmaps its tables) then and
+    there, with no cycle left for the garbage collector: a cycle kept a stopped instance's
+    segments mapped, and so its locks held, in the process that had looked at it."""
+    import gc
+    import weakref
+
+    from phantom_pipeline.control import Control
+
+    created = Control.create(instance)
+    gc.disable()
+    try:
+        attached = Control.attach(instance, "reader")
+        assert attached.entry["restarts"].shape == (4,)
+        views = [weakref.ref(v) for v in attached.segment_views]
+        gone = weakref.ref(attached)
+        del attached
+        assert gone() is None and all(v() is None for v in views)
+    finally:
+        gc.enable()
+    del created

@@ -105,7 +105,14 @@ class Control:
             base = view.entry_address(0)
             for fname, spec in view.slots.dtype.fields.items():
                 self._where[fname] = (view, base + spec[1], spec[0])
-        self.entry = _Entries(self)
+
+    @property
+    def entry(self) -> _Entries:
+        """``entry[FIELD]``: a field's array or scalar, in whichever table holds it. Made on
+        each use, not kept: a stored back-reference would make a cycle, and a cycle keeps
+        the mappings (and their locks) until the garbage collector runs, so a stopped
+        instance would look in use."""
+        return _Entries(self)
 
     @classmethod
     def create(cls, instance: str, *, mlock: bool = False) -> Control:
