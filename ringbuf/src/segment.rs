@@ -283,26 +283,20 @@ impl Segment {
     /// Like [`Segment::open_unchecked`], mapped with `access`: a read-only mapping comes
     /// from an `O_RDONLY` descriptor, so it can never be made writable (`mprotect` refuses).
     pub fn open_unchecked_as(name: &str, access: shm::Access) -> Result<Segment> {
-        validate_name(name)?;
-        let size = shm::size_of(name).map_err(|e| SegmentError::os(name, e))?;
-        if size < HEADER_SIZE as u64 {
-            return Err(SegmentError::Truncated {
-                segment: name.to_owned(),
-                found: size,
-                expected: HEADER_SIZE as u64,
-            });
-        }
-        let map = shm::open(name, access).map_err(|e| SegmentError::shm(name, e))?;
-        Ok(Segment {
-            name: name.to_owned(),
-            map,
-            mlock_error: None,
-        })
+        Segment::open_sized(name, || shm::open(name, access))
     }
 
     /// Like [`Segment::open_unchecked`], without taking the shared lock: the remover takes
     /// the exclusive one directly.
     fn open_for_removal(name: &str) -> Result<Segment> {
+        Segment::open_sized(name, || shm::open_unlocked(name))
+    }
+
+    /// Check `name` and that the object holds at least a header, then map it with `open`.
+    fn open_sized(
+        name: &str,
+        open: impl FnOnce() -> std::result::Result<shm::Mapping, shm::ShmError>,
+    ) -> Result<Segment> {
         validate_name(name)?;
         let size = shm::size_of(name).map_err(|e| SegmentError::os(name, e))?;
         if size < HEADER_SIZE as u64 {
@@ -312,7 +306,7 @@ impl Segment {
                 expected: HEADER_SIZE as u64,
             });
         }
-        let map = shm::open_unlocked(name).map_err(|e| SegmentError::shm(name, e))?;
+        let map = open().map_err(|e| SegmentError::shm(name, e))?;
         Ok(Segment {
             name: name.to_owned(),
             map,
